@@ -1,0 +1,100 @@
+"""A connection to one Webex or Zoom account, authorised through OAuth 2.0."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from portal.crypto import EncryptedSecretField
+
+
+class Provider(models.TextChoices):
+    WEBEX = "webex", "Webex"
+    ZOOM = "zoom", "Zoom"
+
+
+class Connection(models.Model):
+    class Status(models.TextChoices):
+        NOT_CONNECTED = "not_connected", "Not connected"
+        ACTIVE = "active", "Active"
+        NEEDS_REAUTH = "needs_reauth", "Needs re-authorisation"
+        ERROR = "error", "Verification failed"
+        DISCONNECTED = "disconnected", "Disconnected"
+
+    class AccessMode(models.TextChoices):
+        API = "api", "Fetch through the API"
+        DIRECT_CONTACT = "direct_contact", "Direct Contact only"
+
+    class EscalationPolicy(models.TextChoices):
+        SKIP = "skip", "Skip this system"
+        BLOCK = "block", "Block the request"
+
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    name = models.CharField(max_length=100, unique=True)
+    client_id = models.CharField(max_length=255)
+    client_secret = EncryptedSecretField()
+    access_token = EncryptedSecretField(null=True, blank=True)
+    refresh_token = EncryptedSecretField(null=True, blank=True)
+    access_token_expires_at = models.DateTimeField(null=True, blank=True)
+    refresh_token_expires_at = models.DateTimeField(null=True, blank=True)
+    # Incremented on every token write, so a worker can tell another one refreshed.
+    token_generation = models.PositiveIntegerField(default=0)
+    granted_scopes = models.JSONField(default=list, blank=True)
+    # Zoom names a regional API host in its token response.
+    api_base_url = models.URLField(blank=True)
+    access_mode = models.CharField(
+        max_length=16, choices=AccessMode.choices, default=AccessMode.API
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.NOT_CONNECTED, db_index=True
+    )
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    last_verified_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    authorised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    authorised_at = models.DateTimeField(null=True, blank=True)
+    # The provider account that granted access (Webex person / Zoom user), for the record.
+    authorised_account = models.CharField(max_length=255, blank=True)
+    contact_email = models.EmailField(
+        "Direct Contact address",
+        blank=True,
+        help_text="The person who owns this system and answers Direct Contact tasks.",
+    )
+    escalation_policy = models.CharField(
+        max_length=8, choices=EscalationPolicy.choices, default=EscalationPolicy.BLOCK
+    )
+    reminder_days = models.PositiveSmallIntegerField(default=5)
+    escalation_days = models.PositiveSmallIntegerField(default=14)
+    owners = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="owned_connections",
+        help_text="Staff told when this connection needs attention.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_provider_display()})"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status == self.Status.ACTIVE and self.access_mode == self.AccessMode.API

@@ -1,0 +1,51 @@
+"""System checks that make misconfiguration loud at start-up."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from django.db import DatabaseError
+
+
+@register(Tags.security)
+def check_secrets_decrypt(app_configs=None, **kwargs):
+    """Stored secrets must decrypt with FIELD_ENCRYPTION_KEY (the library would hide it)."""
+    from portal.crypto import undecryptable_rows
+
+    try:
+        problems = undecryptable_rows()
+    except DatabaseError:
+        return []  # Tables not migrated yet; nothing stored to check.
+    return [
+        Error(
+            "A stored secret does not decrypt with any configured FIELD_ENCRYPTION_KEY.",
+            hint=(
+                f"{p}. Restore the key that encrypted it (several keys may be listed, "
+                "comma-separated) or reconnect the connection."
+            ),
+            id="portal.E001",
+        )
+        for p in problems
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_production_cache(app_configs=None, **kwargs):
+    """Throttling and the rate-limit budget need a cache every process shares."""
+    backend = settings.CACHES["default"]["BACKEND"]
+    if backend.endswith(("DummyCache", "LocMemCache")):
+        return [
+            Warning(
+                "The default cache is not shared between processes.",
+                hint="Set REDIS_URL so login throttling and provider rate limits hold.",
+                id="portal.W001",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def check_field_key_not_secret_key(app_configs=None, **kwargs):
+    if settings.SECRET_KEY in settings.FIELD_ENCRYPTION_KEY:
+        return [Error("FIELD_ENCRYPTION_KEY must differ from SECRET_KEY.", id="portal.E002")]
+    return []

@@ -1,0 +1,306 @@
+"""Settings for the privacy-request portal, read from the environment.
+
+Local development needs no configuration: SQLite and the ORM broker live in
+``data/`` and keys are generated once into git-ignored files there. Production
+(``DJANGO_ENV=production``) refuses to start without its secrets.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from cryptography.fernet import Fernet
+from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DJANGO_ENV = env.str("DJANGO_ENV", default="development")
+IS_PRODUCTION = DJANGO_ENV == "production"
+DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "data")))
+
+
+def _local_secret(name: str, make) -> str:
+    """Read a development secret from data/, generating it the first time."""
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    path = DATA_DIR / name
+    if not path.exists():
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _required(name: str) -> str:
+    value = env.str(name, default="")
+    if not value:
+        raise ImproperlyConfigured(f"{name} must be set when DJANGO_ENV=production.")
+    return value
+
+
+if IS_PRODUCTION:
+    SECRET_KEY = _required("SECRET_KEY")
+    _field_keys = _required("FIELD_ENCRYPTION_KEY")
+    ALLOWED_HOSTS = [h.strip() for h in _required("ALLOWED_HOSTS").split(",") if h.strip()]
+else:
+    import secrets
+
+    SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret(
+        "secret_key", lambda: secrets.token_urlsafe(50)
+    )
+    _field_keys = env.str("FIELD_ENCRYPTION_KEY", default="") or _local_secret(
+        "field_encryption.key", lambda: Fernet.generate_key().decode()
+    )
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+
+# Several comma-separated Fernet keys allow rotation: the first encrypts, all decrypt.
+FIELD_ENCRYPTION_KEY = [k.strip() for k in _field_keys.split(",") if k.strip()]
+if SECRET_KEY in FIELD_ENCRYPTION_KEY:
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must differ from SECRET_KEY.")
+
+DEBUG = env.bool("DJANGO_DEBUG", default=not IS_PRODUCTION)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "django_q",
+    "csp",
+    "encrypted_model_fields",
+    "portal",
+    "connectors",
+    "requests_app",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "portal.middleware.StaffMFAMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+AUTH_USER_MODEL = "portal.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
+                "portal.context_processors.portal",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL and a busy timeout let the web server and the worker share the file.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="dsar"),
+        }
+    }
+else:
+    # A database cache is shared by the web server and the worker, so login
+    # throttling and the provider rate-limit budget hold across processes.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "portal_cache",
+        }
+    }
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(DATA_DIR / "staticfiles")))
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if IS_PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# --- Email -------------------------------------------------------------------
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="privacy@example.com")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Sign-in (allauth) ---------------------------------------------------------
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "dashboard"
+ACCOUNT_ADAPTER = "portal.adapters.StaffAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="5/5m/ip,5/5m/key"),
+    "login": "30/m/ip",
+    "reset_password": "5/m/ip,3/m/key",
+    "reauthenticate": "10/m/user",
+}
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="DSAR Portal")
+# Staff must enrol in TOTP before they can use the portal.
+PORTAL_REQUIRE_MFA = env.bool("PORTAL_REQUIRE_MFA", default=IS_PRODUCTION)
+
+SESSION_COOKIE_AGE = 8 * 60 * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+if IS_PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+    }
+}
+
+# --- Background work (django-q2) ------------------------------------------------
+# Timing ladder: HTTP timeout < refresh lock timeout < task timeout < retry.
+HTTP_CONNECT_TIMEOUT = env.float("HTTP_CONNECT_TIMEOUT", default=5.0)
+HTTP_READ_TIMEOUT = env.float("HTTP_READ_TIMEOUT", default=30.0)
+TOKEN_REFRESH_LOCK_TIMEOUT = env.int("TOKEN_REFRESH_LOCK_TIMEOUT", default=60)
+Q_TASK_TIMEOUT = env.int("Q_TASK_TIMEOUT", default=900)
+Q_CLUSTER = {
+    "name": "dsar",
+    "workers": env.int("Q_WORKERS", default=2),
+    "timeout": Q_TASK_TIMEOUT,
+    "retry": int(Q_TASK_TIMEOUT * 1.4),
+    "max_attempts": 3,
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 1000,
+    "label": "Background tasks",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Providers -------------------------------------------------------------------
+WEBEX_BASE_URL = env.str("WEBEX_BASE_URL", default="https://webexapis.com/v1").rstrip("/")
+ZOOM_OAUTH_BASE_URL = env.str("ZOOM_OAUTH_BASE_URL", default="https://zoom.us").rstrip("/")
+ZOOM_API_BASE_URL = env.str("ZOOM_API_BASE_URL", default="https://api.zoom.us/v2").rstrip("/")
+SIMULATOR_ENABLED = env.bool("SIMULATOR_ENABLED", default=False)
+SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=9100)
+# Public base URL of this portal, used to build the OAuth redirect URI staff register.
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+HTTP_MAX_RETRY_WAIT = env.float("HTTP_MAX_RETRY_WAIT", default=300.0)
+HTTP_MAX_ATTEMPTS = env.int("HTTP_MAX_ATTEMPTS", default=6)
+TOKEN_REFRESH_MARGIN = timedelta(minutes=env.int("TOKEN_REFRESH_MARGIN_MINUTES", default=10))
+
+# --- Privacy requests -------------------------------------------------------------
+FETCH_LOOKBACK_DAYS = env.int("FETCH_LOOKBACK_DAYS", default=365)
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
+ABANDONED_RETENTION_DAYS = env.int("ABANDONED_RETENTION_DAYS", default=90)
+DUE_SOON_DAYS = env.int("DUE_SOON_DAYS", default=7)
+# Days allowed per regulation for regulations other than GDPR/CCPA.
+OTHER_REGULATION_DUE_DAYS = env.int("OTHER_REGULATION_DUE_DAYS", default=30)
+OTHER_REGULATION_EXTENSION_DAYS = env.int("OTHER_REGULATION_EXTENSION_DAYS", default=30)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+    },
+}
+
+ADMIN_URL = env.str("ADMIN_URL", default="admin/")

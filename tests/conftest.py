@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import AdminFactory, StaffFactory, UserFactory
+
+
+@pytest.fixture
+def staff_user(db):
+    return StaffFactory()
+
+
+@pytest.fixture
+def admin_user(db):
+    return AdminFactory()
+
+
+@pytest.fixture
+def plain_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Each test starts with an empty cache (rate limits, throttles)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

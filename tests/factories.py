@@ -1,0 +1,97 @@
+"""factory_boy factories shared by every test module."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import factory
+from django.utils import timezone
+
+from connectors.models import Connection, Provider
+from portal.models import User
+from requests_app.models import PrivacyRequest, Record, Regulation, RequestType, Result
+
+TEST_PASSWORD = "correct horse battery staple 42"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("email",)
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    is_staff = False
+    password = factory.PostGenerationMethodCall("set_password", TEST_PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class StaffFactory(UserFactory):
+    email = factory.Sequence(lambda n: f"staff{n}@example.com")
+    is_staff = True
+
+
+class AdminFactory(StaffFactory):
+    email = factory.Sequence(lambda n: f"admin{n}@example.com")
+    is_superuser = True
+
+
+class ConnectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Connection
+
+    provider = Provider.WEBEX
+    name = factory.Sequence(lambda n: f"Connection {n}")
+    client_id = factory.Sequence(lambda n: f"client-{n}")
+    client_secret = factory.Sequence(lambda n: f"client-secret-{n}")
+    status = Connection.Status.NOT_CONNECTED
+
+    class Params:
+        connected = factory.Trait(
+            status=Connection.Status.ACTIVE,
+            access_token=factory.Sequence(lambda n: f"access-token-{n}"),
+            refresh_token=factory.Sequence(lambda n: f"refresh-token-{n}"),
+            access_token_expires_at=factory.LazyFunction(
+                lambda: timezone.now() + timedelta(hours=1)
+            ),
+            authorised_at=factory.LazyFunction(timezone.now),
+        )
+
+
+class PrivacyRequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PrivacyRequest
+
+    request_type = RequestType.ACCESS
+    subject_email = factory.Sequence(lambda n: f"subject{n}@example.org")
+    subject_name = factory.Faker("name")
+    regulation = Regulation.GDPR
+    received_at = factory.LazyFunction(timezone.now)
+    due_at = factory.LazyAttribute(lambda o: o.received_at + timedelta(days=30))
+    original_due_at = factory.LazyAttribute(lambda o: o.due_at)
+
+
+class ResultFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Result
+
+    request = factory.SubFactory(PrivacyRequestFactory)
+    connection = factory.SubFactory(ConnectionFactory, connected=True)
+    provider = factory.LazyAttribute(lambda o: o.connection.provider)
+    connection_name = factory.LazyAttribute(lambda o: o.connection.name)
+
+
+class RecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Record
+
+    result = factory.SubFactory(ResultFactory)
+    object_type = "meeting"
+    external_id = factory.Sequence(lambda n: f"obj-{n}")
+    data = factory.LazyAttribute(lambda o: {"id": o.external_id})

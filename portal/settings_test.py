@@ -9,8 +9,8 @@ from cryptography.fernet import Fernet
 os.environ.setdefault("FIELD_ENCRYPTION_KEY", Fernet.generate_key().decode())
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
 
-from portal.settings import *  # noqa: E402,F403
-from portal.settings import CACHES, Q_CLUSTER, REDIS_URL  # noqa: E402
+from portal.settings import *  # noqa: F403
+from portal.settings import CACHES, Q_CLUSTER, REDIS_URL
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -1,13 +1,15 @@
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 
 from portal import views
 
-# The admin signs in through allauth (and so through MFA and throttling) too.
-admin.site.login = login_required(admin.site.login)
+# The admin signs in through allauth (and so through MFA and throttling) too;
+# signed-in non-staff get a 403 rather than Django's own login form.
+admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = "DSAR portal administration"
+admin.site.site_title = "DSAR portal administration"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -20,3 +22,4 @@ urlpatterns = [
 handler403 = "portal.views.permission_denied"
 handler404 = "portal.views.page_not_found"
 handler500 = "portal.views.server_error"
+handler429 = "portal.views.too_many_requests"

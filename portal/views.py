@@ -1,20 +1,40 @@
+"""The staff dashboard and the error pages."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
+from django.template import loader
 
 from portal.permissions import staff_required
+from requests_app import selectors
 
 
 @staff_required
-def dashboard(request):
-    return render(request, "portal/dashboard.html", {})
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "portal/dashboard.html",
+        {
+            **selectors.dashboard_request_summary(),
+            "connection_health": selectors.connection_status_counts(),
+        },
+    )
 
 
-def permission_denied(request, exception=None):
+def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
     return render(request, "403.html", status=403)
 
 
-def page_not_found(request, exception=None):
+def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
     return render(request, "404.html", status=404)
 
 
-def server_error(request):
-    return render(request, "500.html", status=500)
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Rendered without context processors: whatever broke must not break this page too."""
+    return HttpResponseServerError(loader.get_template("500.html").render({}))
+
+
+def too_many_requests(request: HttpRequest, exception=None) -> HttpResponse:
+    """allauth's rate limits answer with this (``handler429`` in the root urlconf)."""
+    return render(request, "429.html", status=429)

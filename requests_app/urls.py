@@ -6,4 +6,7 @@ app_name = "requests"
 
 urlpatterns = [
     path("", staff.request_list, name="list"),
+    path("new/", staff.request_new, name="new"),
+    path("<int:pk>/", staff.request_detail, name="detail"),
+    path("<int:pk>/extend/", staff.request_extend, name="extend"),
 ]

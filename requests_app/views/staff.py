@@ -1,11 +1,138 @@
-from django.shortcuts import render
+"""Staff pages for privacy requests: list, create, detail and the extension action."""
 
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from portal.audit import audit_events_for
 from portal.permissions import staff_required
+from requests_app import selectors
+from requests_app.forms import (
+    PrivacyRequestCreateForm,
+    PrivacyRequestExtendForm,
+    PrivacyRequestFilterForm,
+)
 from requests_app.models import PrivacyRequest
+from requests_app.services.due_dates import privacy_request_extend
+from requests_app.services.intake import request_create
+
+PAGE_SIZE = 50
 
 
 @staff_required
-def request_list(request):
-    return render(
-        request, "requests_app/request_list.html", {"requests": PrivacyRequest.objects.all()}
+def request_list(request: HttpRequest) -> HttpResponse:
+    form = PrivacyRequestFilterForm(request.GET or None)
+    filters = form.filters() if request.GET else {}
+    page = Paginator(selectors.privacy_request_list(**filters), PAGE_SIZE).get_page(
+        request.GET.get("page")
     )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "requests_app/request_list.html",
+        {
+            "form": form,
+            "page_obj": page,
+            "requests": page.object_list,
+            "filtered": any(filters.values()),
+            "query_string": query.urlencode(),
+        },
+    )
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def request_new(request: HttpRequest) -> HttpResponse:
+    form = PrivacyRequestCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            privacy_request = request_create(
+                request_type=data["request_type"],
+                email=data["email"],
+                name=data["name"],
+                regulation=data["regulation"],
+                source=PrivacyRequest.Source.STAFF,
+                received_at=data["received_at"],
+                created_by=request.user,
+            )
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+        else:
+            messages.success(request, f"{privacy_request} created.")
+            if privacy_request.possible_duplicate_of_id:
+                messages.warning(
+                    request,
+                    "Another open request exists for this email address; "
+                    "this one is flagged as a likely duplicate.",
+                )
+            return redirect("requests:detail", pk=privacy_request.pk)
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "requests_app/request_form.html", {"form": form}, status=status)
+
+
+@staff_required
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    privacy_request = _get_or_404(pk)
+    return render(
+        request,
+        "requests_app/request_detail.html",
+        _detail_context(privacy_request, extend_form=PrivacyRequestExtendForm()),
+    )
+
+
+@staff_required
+@require_POST
+def request_extend(request: HttpRequest, pk: int) -> HttpResponse:
+    privacy_request = _get_or_404(pk)
+    form = PrivacyRequestExtendForm(request.POST)
+    if form.is_valid():
+        try:
+            privacy_request_extend(
+                privacy_request=privacy_request,
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+        else:
+            messages.success(request, "The due date was extended.")
+            return redirect("requests:detail", pk=privacy_request.pk)
+    return render(
+        request,
+        "requests_app/request_detail.html",
+        _detail_context(privacy_request, extend_form=form),
+        status=400,
+    )
+
+
+def _get_or_404(pk: int) -> PrivacyRequest:
+    try:
+        return selectors.privacy_request_get(pk=pk)
+    except PrivacyRequest.DoesNotExist as exc:
+        raise Http404("No such request.") from exc
+
+
+def _detail_context(privacy_request: PrivacyRequest, *, extend_form) -> dict:
+    return {
+        "privacy_request": privacy_request,
+        "results": selectors.privacy_request_results(privacy_request=privacy_request),
+        "duplicates": selectors.privacy_request_duplicates(privacy_request=privacy_request),
+        "events": audit_events_for(privacy_request),
+        "extend_form": extend_form,
+    }
+
+
+def _add_service_errors(form, exc: ValidationError) -> None:
+    """Show a service's ValidationError on the form: per field where it names one."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)

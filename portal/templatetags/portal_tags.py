@@ -1,0 +1,129 @@
+"""Badges and summaries shared by the staff pages: colour plus words, never colour alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+
+from requests_app.services.due_dates import days_left
+
+register = template.Library()
+
+# Bootstrap contextual classes per status value (request, result and connection statuses).
+_STATUS_CLASSES = {
+    # PrivacyRequest.Status
+    "awaiting_verification": "text-bg-secondary",
+    "processing": "text-bg-info",
+    "in_review": "text-bg-primary",
+    "approved": "text-bg-success",
+    "delivered": "text-bg-success",
+    "closed": "text-bg-dark",
+    "denied": "text-bg-danger",
+    "cancelled": "text-bg-secondary",
+    # Result.Status
+    "pending": "text-bg-secondary",
+    "queued": "text-bg-secondary",
+    "running": "text-bg-info",
+    "waiting": "text-bg-warning",
+    "succeeded": "text-bg-success",
+    "no_data": "text-bg-light border",
+    "skipped": "text-bg-light border",
+    # Shared by several
+    "paused": "text-bg-warning",
+    "failed": "text-bg-danger",
+    # Connection.Status
+    "not_connected": "text-bg-secondary",
+    "active": "text-bg-success",
+    "needs_reauth": "text-bg-warning",
+    "error": "text-bg-danger",
+    "disconnected": "text-bg-secondary",
+}
+
+
+@register.inclusion_tag("portal/_badge.html")
+def status_badge(value: str, label: str) -> dict[str, str]:
+    """A status badge: ``{% status_badge obj.status obj.get_status_display %}``."""
+    return {"css": _STATUS_CLASSES.get(value, "text-bg-secondary"), "label": label}
+
+
+def days_left_info(privacy_request: Any) -> dict[str, Any]:
+    """Label, style and urgency of a request's deadline, for badges and row highlights."""
+    if not privacy_request.is_open:
+        return {"label": "Closed", "css": "text-bg-light border", "state": "closed"}
+    left = days_left(due_at=privacy_request.due_at)
+    if left < 0:
+        overdue = -left
+        label = f"Overdue by {overdue} day{'s' if overdue != 1 else ''}"
+        return {"label": label, "css": "text-bg-danger", "state": "overdue", "days": left}
+    if left == 0:
+        return {"label": "Due today", "css": "text-bg-warning", "state": "at_risk", "days": 0}
+    label = f"{left} day{'s' if left != 1 else ''} left"
+    if left <= settings.DUE_SOON_DAYS:
+        return {"label": label, "css": "text-bg-warning", "state": "at_risk", "days": left}
+    return {"label": label, "css": "text-bg-light border", "state": "ok", "days": left}
+
+
+@register.inclusion_tag("portal/_badge.html")
+def days_left_badge(privacy_request: Any) -> dict[str, str]:
+    return days_left_info(privacy_request)
+
+
+@register.filter
+def due_state(privacy_request: Any) -> str:
+    """``overdue``, ``at_risk``, ``ok`` or ``closed``: for row highlighting."""
+    return days_left_info(privacy_request)["state"]
+
+
+@register.inclusion_tag("portal/_progress.html")
+def progress_summary(progress: dict | None) -> dict[str, Any]:
+    """Render Result.progress (windows, pages, records, API calls, waiting) as words."""
+    progress = progress or {}
+    parts = []
+    for key, singular, plural in (
+        ("records", "record", "records"),
+        ("pages", "page", "pages"),
+        ("api_calls", "API call", "API calls"),
+    ):
+        value = progress.get(key)
+        if isinstance(value, int):
+            parts.append(f"{value:,} {singular if value == 1 else plural}")
+    done, total = progress.get("windows_done"), progress.get("windows_total")
+    has_bar = isinstance(done, int) and isinstance(total, int) and total > 0
+    waiting = progress.get("waiting_until")
+    waiting_until = parse_datetime(waiting) if isinstance(waiting, str) else None
+    return {
+        "parts": parts,
+        "done": done if has_bar else None,
+        "total": total if has_bar else None,
+        "waiting_until": waiting_until,
+    }
+
+
+@register.simple_tag(takes_context=True)
+def nav_current(context: template.Context, prefix: str) -> str:
+    """``"page"`` when the current path is in the navigation section ``prefix``, else ``""``."""
+    request = context.get("request")
+    if request is None:
+        return ""
+    path = request.path
+    active = path == prefix if prefix == "/" else path.startswith(prefix)
+    return "page" if active else ""
+
+
+@register.simple_tag
+def form_widget(field: Any) -> str:
+    """Render a bound field's widget with Bootstrap classes (and ``is-invalid`` on errors)."""
+    widget_type = getattr(field, "widget_type", "")
+    if widget_type in ("select", "selectmultiple"):
+        css = "form-select"
+    elif widget_type in ("checkbox", "radioselect", "checkboxselectmultiple"):
+        css = "form-check-input"
+    else:
+        css = "form-control"
+    if field.errors:
+        css += " is-invalid"
+    existing = field.field.widget.attrs.get("class", "")
+    return field.as_widget(attrs={"class": f"{existing} {css}".strip()})

@@ -1,0 +1,101 @@
+"""Reads for the staff pages and the API: querysets and counts, no side effects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from connectors.models import Connection
+from requests_app.models import PrivacyRequest, Result
+from requests_app.services.due_dates import due_soon_cutoff
+
+DUE_OVERDUE = "overdue"
+DUE_SOON = "due_soon"
+
+
+def privacy_request_list(
+    *,
+    status: str = "",
+    request_type: str = "",
+    regulation: str = "",
+    due: str = "",
+    email: str = "",
+    now: datetime | None = None,
+) -> QuerySet[PrivacyRequest]:
+    """Requests matching the list filters, soonest deadline first.
+
+    ``due`` is ``overdue`` (open and past due) or ``due_soon`` (open, not yet
+    overdue, due within ``DUE_SOON_DAYS``); ``email`` matches part of the address.
+    """
+    now = now or timezone.now()
+    qs = PrivacyRequest.objects.select_related("possible_duplicate_of").annotate(
+        result_count=Count("results")
+    )
+    if status:
+        qs = qs.filter(status=status)
+    if request_type:
+        qs = qs.filter(request_type=request_type)
+    if regulation:
+        qs = qs.filter(regulation=regulation)
+    if due == DUE_OVERDUE:
+        qs = privacy_request_open(qs).filter(due_at__lt=now)
+    elif due == DUE_SOON:
+        qs = privacy_request_open(qs).filter(due_at__gte=now, due_at__lte=due_soon_cutoff(now=now))
+    if email:
+        qs = qs.filter(subject_email__icontains=email.strip().lower())
+    return qs.order_by("due_at", "id")
+
+
+def privacy_request_open(qs: QuerySet[PrivacyRequest] | None = None) -> QuerySet[PrivacyRequest]:
+    qs = PrivacyRequest.objects.all() if qs is None else qs
+    return qs.filter(status__in=PrivacyRequest.OPEN_STATUSES)
+
+
+def privacy_request_get(*, pk: int) -> PrivacyRequest:
+    """One request with what its detail page needs; raises DoesNotExist."""
+    return PrivacyRequest.objects.select_related("possible_duplicate_of", "created_by").get(pk=pk)
+
+
+def privacy_request_results(*, privacy_request: PrivacyRequest) -> QuerySet[Result]:
+    return privacy_request.results.select_related("connection").annotate(
+        record_count=Count("records")
+    )
+
+
+def privacy_request_duplicates(*, privacy_request: PrivacyRequest) -> QuerySet[PrivacyRequest]:
+    """Other open requests for the same subject email."""
+    return (
+        privacy_request_open()
+        .filter(subject_email=privacy_request.subject_email)
+        .exclude(pk=privacy_request.pk)
+    )
+
+
+def dashboard_request_summary(*, now: datetime | None = None, limit: int = 10) -> dict:
+    """What the dashboard shows: overdue, due soon and in-review requests, with counts."""
+    now = now or timezone.now()
+    overdue = privacy_request_list(due=DUE_OVERDUE, now=now)
+    due_soon = privacy_request_list(due=DUE_SOON, now=now)
+    in_review = privacy_request_list(status=PrivacyRequest.Status.IN_REVIEW, now=now)
+    return {
+        "open_count": privacy_request_open().count(),
+        "overdue": list(overdue[:limit]),
+        "overdue_count": overdue.count(),
+        "due_soon": list(due_soon[:limit]),
+        "due_soon_count": due_soon.count(),
+        "in_review": list(in_review[:limit]),
+        "in_review_count": in_review.count(),
+    }
+
+
+def connection_status_counts() -> list[dict]:
+    """Connections per status, every status listed (zero included), for the health panel."""
+    counts = dict(
+        Connection.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    return [
+        {"status": value, "label": label, "count": counts.get(value, 0)}
+        for value, label in Connection.Status.choices
+    ]

@@ -1,0 +1,1 @@
+"""Business rules for privacy requests: every write to a request goes through here."""

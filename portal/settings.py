@@ -123,8 +123,14 @@ DATABASES = {
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web server and the worker share the file.
+    # IMMEDIATE transactions take SQLite's write lock up front, so the token refresh
+    # transaction serialises workers here as select_for_update does on PostgreSQL.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -170,6 +176,8 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(DATA_DIR / "staticfiles")))
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+if not IS_PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -304,3 +312,12 @@ LOGGING = {
 }
 
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
+
+# --- Fetch pipeline ------------------------------------------------------------------
+# A fetch task works at most this long, then re-enqueues itself from its checkpoint,
+# so it always ends well inside the django-q2 task timeout.
+FETCH_SLICE_SECONDS = env.int("FETCH_SLICE_SECONDS", default=int(Q_TASK_TIMEOUT * 0.6))
+FETCH_MAX_ATTEMPTS = env.int("FETCH_MAX_ATTEMPTS", default=5)
+# A running fetch whose heartbeat is older than this is presumed dead and re-enqueued.
+FETCH_STALE_AFTER_SECONDS = env.int("FETCH_STALE_AFTER_SECONDS", default=Q_TASK_TIMEOUT + 120)
+FETCH_PARTICIPANT_CONCURRENCY = env.int("FETCH_PARTICIPANT_CONCURRENCY", default=4)

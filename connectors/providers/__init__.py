@@ -1,0 +1,3 @@
+from connectors.providers.base import get_provider
+
+__all__ = ["get_provider"]

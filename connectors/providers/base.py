@@ -1,0 +1,175 @@
+"""The Provider interface and registry.
+
+A provider knows its endpoints and its data rules; it knows nothing about
+Django models, tasks or HTTP retries (that is ``connectors.http.ApiClient``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from connectors.http import ApiClient
+
+
+@dataclass(frozen=True)
+class ScopeFamily:
+    """One complete set of scopes that satisfies the provider (e.g. Zoom granular)."""
+
+    name: str
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ScopeRequirement:
+    """Required scopes: any one family, fully granted, is enough.
+
+    ``blocks`` says in plain words what each scope is needed for, so staff know
+    what a missing scope stops.
+    """
+
+    families: tuple[ScopeFamily, ...]
+    blocks: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def requested(self) -> tuple[str, ...]:
+        """What we ask for at authorize time: the first (preferred) family."""
+        return self.families[0].scopes
+
+    def best_family(self, granted: set[str]) -> ScopeFamily:
+        """The family closest to being satisfied by ``granted``."""
+        return min(self.families, key=lambda f: len(set(f.scopes) - granted))
+
+    def missing(self, granted: set[str] | list[str]) -> list[str]:
+        granted = set(granted)
+        family = self.best_family(granted)
+        return [s for s in family.scopes if s not in granted]
+
+    def excess(self, granted: set[str] | list[str]) -> list[str]:
+        """Granted scopes beyond every family we know; we asked for least privilege."""
+        known = {s for f in self.families for s in f.scopes}
+        return sorted(set(granted) - known)
+
+    def is_satisfied(self, granted: set[str] | list[str]) -> bool:
+        return not self.missing(granted)
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str | None
+    expires_in: int | None
+    refresh_token_expires_in: int | None
+    granted_scopes: tuple[str, ...]
+    api_base_url: str = ""
+
+    def __repr__(self) -> str:  # never show token values
+        return f"TokenSet(expires_in={self.expires_in}, scopes={len(self.granted_scopes)})"
+
+
+def token_set_from_payload(
+    payload: Any, *, granted_scopes: tuple[str, ...], api_base_url: str = ""
+) -> TokenSet:
+    """Validate a token endpoint's JSON; a missing access token is a malformed answer."""
+    from connectors.exceptions import MalformedResponse
+
+    access = payload.get("access_token") if isinstance(payload, dict) else None
+    if not isinstance(access, str) or not access:
+        raise MalformedResponse.without_response("token response has no access_token")
+    refresh = payload.get("refresh_token")
+    return TokenSet(
+        access_token=access,
+        refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+        expires_in=_as_int(payload.get("expires_in")),
+        refresh_token_expires_in=_as_int(payload.get("refresh_token_expires_in")),
+        granted_scopes=granted_scopes,
+        api_base_url=api_base_url,
+    )
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+@dataclass
+class VerifyResult:
+    """What verification learned; ``notes`` are plain words for staff."""
+
+    account: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Records of one object type, as they arrive, plus where to resume from."""
+
+    object_type: str
+    # (stable external id, object) pairs; an empty list still carries progress.
+    records: list[tuple[str, dict[str, Any]]]
+    # Where a resumed fetch should start after this batch is stored (ids and cursors only).
+    checkpoint: dict[str, Any] | None = None
+    # Counters merged into Result.progress, e.g. windows_done, windows_total, pages.
+    progress: dict[str, Any] = field(default_factory=dict)
+    # Plain words for staff when an object type is empty for a reason (no Zoom Phone...).
+    note: str = ""
+
+
+class SubjectNotFound(Exception):
+    """The provider has no account for the subject: a normal "no data found" outcome.
+
+    The message is shown to staff; it must not contain the email address.
+    """
+
+
+class VerificationFailed(Exception):
+    """The connection works at the HTTP level but cannot do its job; message is for staff."""
+
+
+class Provider(Protocol):
+    slug: str
+    display_name: str
+    scopes: ScopeRequirement
+
+    @property
+    def authorize_url(self) -> str: ...
+
+    @property
+    def token_url(self) -> str: ...
+
+    def token_request(self, *, client_id: str, client_secret: str, data: dict[str, str]) -> dict:
+        """Build kwargs for ``post_token_form``: where the client credentials go."""
+
+    def parse_token_response(self, payload: dict, *, requested: tuple[str, ...]) -> TokenSet: ...
+
+    def api_base_url(self, stored: str) -> str: ...
+
+    def verify(self, client: ApiClient) -> VerifyResult: ...
+
+    def fetch_access(
+        self, client: ApiClient, email: str, *, checkpoint: dict[str, Any] | None = None
+    ) -> Iterator[Batch]: ...
+
+
+_REGISTRY: dict[str, Provider] = {}
+
+
+def register(provider: Provider) -> Provider:
+    _REGISTRY[provider.slug] = provider
+    return provider
+
+
+def get_provider(slug: str) -> Provider:
+    from connectors.providers import webex, zoom  # noqa: F401  (fill the registry)
+
+    try:
+        return _REGISTRY[slug]
+    except KeyError:
+        raise LookupError(f"Unknown provider {slug!r}.") from None

@@ -1,0 +1,305 @@
+"""Connection writes: create, authorise, verify, mark for re-authorisation, disconnect."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from connectors.exceptions import ApiError
+from connectors.models import Connection
+from connectors.providers import get_provider
+from connectors.providers.base import TokenSet, VerificationFailed, VerifyResult
+from portal.audit import audit_record
+
+if TYPE_CHECKING:
+    from portal.models import User
+
+logger = logging.getLogger(__name__)
+
+
+def connection_create(
+    *,
+    provider: str,
+    name: str,
+    client_id: str,
+    client_secret: str,
+    contact_email: str = "",
+    escalation_policy: str = Connection.EscalationPolicy.BLOCK,
+    access_mode: str = Connection.AccessMode.API,
+    created_by: User | None = None,
+) -> Connection:
+    connection = Connection(
+        provider=provider,
+        name=name.strip(),
+        client_id=client_id.strip(),
+        client_secret=client_secret.strip(),
+        contact_email=contact_email.strip().lower(),
+        escalation_policy=escalation_policy,
+        access_mode=access_mode,
+        created_by=created_by,
+    )
+    connection.full_clean()
+    with transaction.atomic():
+        connection.save()
+        if created_by is not None:
+            connection.owners.add(created_by)
+        audit_record(action="connection.created", target=connection, actor=created_by)
+    return connection
+
+
+def connection_update(
+    *, connection: Connection, actor: User, client_secret: str = "", **fields
+) -> Connection:
+    """Edit settings; a blank client secret keeps the stored one."""
+    for name, value in fields.items():
+        setattr(connection, name, value.strip() if isinstance(value, str) else value)
+    if client_secret.strip():
+        connection.client_secret = client_secret.strip()
+    connection.contact_email = connection.contact_email.lower()
+    connection.full_clean()
+    with transaction.atomic():
+        connection.save()
+        audit_record(
+            action="connection.updated",
+            target=connection,
+            actor=actor,
+            details={"fields": sorted([*fields, *(["client_secret"] if client_secret else [])])},
+        )
+    return connection
+
+
+def connection_store_authorization(
+    *, connection_id: int, tokens: TokenSet, actor: User
+) -> Connection:
+    """Save a fresh grant in one transaction, under the row lock refreshes use."""
+    from connectors.oauth import apply_tokens
+
+    provider = get_provider(
+        Connection.objects.values_list("provider", flat=True).get(pk=connection_id)
+    )
+    with transaction.atomic():
+        connection = Connection.objects.select_for_update().get(pk=connection_id)
+        fields = apply_tokens(connection, tokens)
+        connection.granted_scopes = sorted(tokens.granted_scopes)
+        connection.authorised_by = actor
+        connection.authorised_at = timezone.now()
+        connection.status = Connection.Status.ACTIVE
+        connection.status_changed_at = timezone.now()
+        connection.last_error = ""
+        connection.save(
+            update_fields=[
+                *fields,
+                "granted_scopes",
+                "authorised_by",
+                "authorised_at",
+                "status",
+                "status_changed_at",
+                "last_error",
+            ]
+        )
+        connection.owners.add(actor)
+        missing = provider.scopes.missing(connection.granted_scopes)
+        excess = provider.scopes.excess(connection.granted_scopes)
+        audit_record(
+            action="connection.authorised",
+            target=connection,
+            actor=actor,
+            details={"scopes_missing": missing, "scopes_excess": excess},
+        )
+    if excess:
+        logger.warning(
+            "provider granted more scopes than requested",
+            extra={"connection_id": connection.pk, "excess": excess},
+        )
+    transaction.on_commit(lambda: _resume_paused_fetches(connection.pk))
+    return connection
+
+
+def _resume_paused_fetches(connection_id: int) -> None:
+    from requests_app.services.fetching import fetch_resume_for_connection
+
+    fetch_resume_for_connection(connection_id=connection_id)
+
+
+def connection_verify(*, connection: Connection, actor: User | None = None) -> VerifyResult | None:
+    """Check that the connection can do its job; record the outcome in words staff read."""
+    from connectors.clients import api_client_for
+
+    provider = get_provider(connection.provider)
+    missing = provider.scopes.missing(connection.granted_scopes)
+    try:
+        result = provider.verify(api_client_for(connection))
+        problem = ""
+        if missing:
+            problem = "Scopes missing: " + ", ".join(missing) + "."
+    except VerificationFailed as exc:
+        result, problem = None, str(exc)
+    except ApiError as exc:
+        result, problem = None, _explain_api_error(exc, provider.display_name)
+    connection.refresh_from_db()
+    now = timezone.now()
+    if connection.status == Connection.Status.NEEDS_REAUTH:
+        return None
+    if problem and result is None:
+        connection.status = Connection.Status.ERROR
+        connection.last_error = problem[:500]
+        connection.last_error_at = now
+        action = "connection.verify_failed"
+    else:
+        connection.status = Connection.Status.ACTIVE
+        connection.last_verified_at = now
+        connection.last_error = problem[:500]
+        if result.account:
+            connection.authorised_account = result.account[:255]
+        action = "connection.verified"
+    connection.status_changed_at = now
+    connection.save(
+        update_fields=[
+            "status",
+            "last_error",
+            "last_error_at",
+            "last_verified_at",
+            "authorised_account",
+            "status_changed_at",
+            "updated_at",
+        ]
+    )
+    audit_record(
+        action=action,
+        target=connection,
+        actor=actor,
+        details={"error_code": "" if result else "verify_failed"},
+    )
+    return result
+
+
+def _explain_api_error(exc: ApiError, provider_name: str) -> str:
+    status = getattr(exc, "status", None)
+    if status == 401:
+        return f"{provider_name} refused the access token. Reconnect the connection."
+    if status == 403:
+        return (
+            f"{provider_name} refused access: the account that connected is not an "
+            "administrator, or the app lacks a scope."
+        )
+    if status == 429:
+        return f"{provider_name} asked us to slow down (rate limit). Try again in a few minutes."
+    if status is None or status >= 500:
+        return f"{provider_name} could not be reached or had an error. Try again later."
+    return f"{provider_name} answered with an unexpected error (HTTP {status})."
+
+
+def connection_mark_needs_reauth(
+    *, connection_id: int, reason: str, only_if_refresh_token: str | None = None
+) -> Connection:
+    """Stop using the grant, tell the owners, keep requests resumable.
+
+    With ``only_if_refresh_token``, nothing changes when another worker or a
+    reconnect already stored a different refresh token.
+    """
+    with transaction.atomic():
+        connection = Connection.objects.select_for_update().get(pk=connection_id)
+        if only_if_refresh_token is not None and (
+            connection.refresh_token != only_if_refresh_token
+        ):
+            return connection
+        if connection.status == Connection.Status.NEEDS_REAUTH:
+            return connection
+        now = timezone.now()
+        connection.status = Connection.Status.NEEDS_REAUTH
+        connection.status_changed_at = now
+        connection.last_error = reason[:500]
+        connection.last_error_at = now
+        connection.save(
+            update_fields=["status", "status_changed_at", "last_error", "last_error_at"]
+        )
+        audit_record(
+            action="connection.needs_reauth", target=connection, details={"error_code": "grant"}
+        )
+        transaction.on_commit(lambda: _notify_owners_needs_reauth(connection.pk))
+    return connection
+
+
+def _owner_emails(connection: Connection) -> list[str]:
+    from portal.models import User
+
+    emails = {u.email for u in connection.owners.filter(is_active=True)}
+    for user in (connection.authorised_by, connection.created_by):
+        if user is not None and user.is_active:
+            emails.add(user.email)
+    if not emails:
+        emails = set(
+            User.objects.filter(is_superuser=True, is_active=True).values_list("email", flat=True)
+        )
+    return sorted(emails)
+
+
+def _notify_owners_needs_reauth(connection_id: int) -> None:
+    connection = Connection.objects.get(pk=connection_id)
+    recipients = _owner_emails(connection)
+    if not recipients:
+        return
+    context = {
+        "connection": connection,
+        "url": settings.PORTAL_BASE_URL
+        + reverse("connectors:detail", kwargs={"pk": connection.pk}),
+    }
+    send_mail(
+        subject=f"Connection {connection.name} needs re-authorisation",
+        message=render_to_string("connectors/emails/needs_reauth.txt", context),
+        from_email=None,
+        recipient_list=recipients,
+    )
+
+
+def connection_disconnect(*, connection: Connection, actor: User) -> Connection:
+    """Revoke where the provider allows it, then forget the tokens."""
+    from connectors.oauth import revoke_tokens
+
+    revoked = revoke_tokens(connection)
+    with transaction.atomic():
+        connection = Connection.objects.select_for_update().get(pk=connection.pk)
+        _wipe_tokens(connection)
+        connection.status = Connection.Status.DISCONNECTED
+        connection.status_changed_at = timezone.now()
+        connection.save()
+        audit_record(
+            action="connection.disconnected",
+            target=connection,
+            actor=actor,
+            details={"revoked_at_provider": revoked},
+        )
+    return connection
+
+
+def connection_delete(*, connection: Connection, actor: User) -> None:
+    from connectors.oauth import revoke_tokens
+
+    revoke_tokens(connection)
+    with transaction.atomic():
+        connection = Connection.objects.select_for_update().get(pk=connection.pk)
+        _wipe_tokens(connection)
+        connection.save()
+        audit_record(
+            action="connection.deleted",
+            target=connection,
+            actor=actor,
+            details={"provider": connection.provider},
+        )
+        connection.delete()
+
+
+def _wipe_tokens(connection: Connection) -> None:
+    connection.access_token = None
+    connection.refresh_token = None
+    connection.access_token_expires_at = None
+    connection.refresh_token_expires_at = None
+    connection.granted_scopes = []
+    connection.token_generation += 1

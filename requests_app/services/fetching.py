@@ -1,0 +1,514 @@
+"""The fetch pipeline: one Result per connection, run as resumable background work.
+
+A task claims its Result (a run token under a row lock, so a redelivered or
+duplicated task does not run beside a live one), asks the provider for
+batches, and stores each batch with its checkpoint in one transaction.
+Records are upserted by (result, object type, external id), so a re-run
+never duplicates. Delays (rate limits, transient errors, time slices) are
+expressed as ``next_attempt_at``; the sweeper enqueues what is due and
+what a dead worker left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from connectors.exceptions import (
+    ApiError,
+    ClientError,
+    Forbidden,
+    GrantRevoked,
+    NotFound,
+    RateLimited,
+    ScopeMissing,
+    Transient,
+    Unauthorized,
+)
+from connectors.models import Connection
+from connectors.providers import get_provider
+from connectors.providers.base import Batch, SubjectNotFound
+from portal.audit import audit_record
+from requests_app.models import PrivacyRequest, Record, Result
+
+logger = logging.getLogger(__name__)
+
+TASK_PATH = "requests_app.tasks.fetch_result"
+HOOK_PATH = "requests_app.tasks.fetch_result_done"
+
+
+class StaleRun(Exception):
+    """Another run took over this Result; this one stops without writing."""
+
+
+# --- Starting and enqueueing -----------------------------------------------------------
+
+
+def fetch_start(*, privacy_request: PrivacyRequest, actor=None) -> list[Result]:
+    """Create one Result per API connection and enqueue them after commit."""
+    results: list[Result] = []
+    with transaction.atomic():
+        connections = Connection.objects.filter(
+            access_mode=Connection.AccessMode.API,
+            status__in=[Connection.Status.ACTIVE, Connection.Status.NEEDS_REAUTH],
+        )
+        for connection in connections:
+            result, _ = Result.objects.get_or_create(
+                request=privacy_request,
+                connection=connection,
+                defaults={
+                    "provider": connection.provider,
+                    "connection_name": connection.name,
+                    "workflow": Result.Workflow.API,
+                },
+            )
+            if result.status == Result.Status.PENDING:
+                if connection.status == Connection.Status.NEEDS_REAUTH:
+                    _pause(result, "The connection needs re-authorisation.")
+                else:
+                    _mark_queued(result)
+            results.append(result)
+        _set_request_status(privacy_request, PrivacyRequest.Status.PROCESSING, actor=actor)
+        audit_record(
+            action="request.fetch_started",
+            target=privacy_request,
+            actor=actor,
+            details={"results": [r.pk for r in results]},
+        )
+        queued = [r.pk for r in results if r.status == Result.Status.QUEUED]
+        transaction.on_commit(lambda: [enqueue(result_id=pk) for pk in queued])
+        if not results:
+            request_check_fetch_complete(request_id=privacy_request.pk)
+    return results
+
+
+def enqueue(*, result_id: int) -> None:
+    """Hand a Result to django-q2 (IDs only as arguments)."""
+    from django_q.tasks import async_task
+
+    request_id = Result.objects.values_list("request_id", flat=True).get(pk=result_id)
+    async_task(
+        TASK_PATH,
+        result_id,
+        group=f"request-{request_id}",
+        hook=HOOK_PATH,
+        task_name=f"fetch-result-{result_id}-{uuid.uuid4().hex[:8]}",
+    )
+
+
+def _mark_queued(result: Result, *, at=None) -> None:
+    result.status = Result.Status.QUEUED
+    result.queued_at = timezone.now()
+    result.next_attempt_at = at
+    result.save(update_fields=["status", "queued_at", "next_attempt_at"])
+
+
+def fetch_retry(*, result: Result, actor) -> Result:
+    """Staff retry of a failed or paused Result; it resumes from its checkpoint."""
+    with transaction.atomic():
+        result = Result.objects.select_for_update().get(pk=result.pk)
+        if result.status not in (Result.Status.FAILED, Result.Status.PAUSED):
+            return result
+        result.attempts = 0
+        result.error_code = ""
+        result.error_message = ""
+        _mark_queued(result)
+        _set_request_status(result.request, PrivacyRequest.Status.PROCESSING, actor=actor)
+        audit_record(action="result.retried", target=result, actor=actor)
+        transaction.on_commit(lambda: enqueue(result_id=result.pk))
+    return result
+
+
+def fetch_resume_for_connection(*, connection_id: int) -> int:
+    """After a reconnect, continue every fetch the lost grant paused."""
+    resumed = []
+    with transaction.atomic():
+        paused = Result.objects.select_for_update().filter(
+            connection_id=connection_id, status=Result.Status.PAUSED
+        )
+        for result in paused:
+            result.error_code = ""
+            result.error_message = ""
+            _mark_queued(result)
+            audit_record(action="result.resumed", target=result)
+            resumed.append(result.pk)
+        transaction.on_commit(lambda: [enqueue(result_id=pk) for pk in resumed])
+    return len(resumed)
+
+
+def fetch_sweep() -> int:
+    """Enqueue due delayed Results and those a dead worker (or lost task) left behind."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.FETCH_STALE_AFTER_SECONDS)
+    due = Result.objects.filter(
+        Q(status__in=[Result.Status.QUEUED, Result.Status.WAITING])
+        & (Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, queued_at__lte=stale))
+        | Q(status=Result.Status.RUNNING, heartbeat_at__lt=stale)
+    ).values_list("pk", flat=True)
+    count = 0
+    for pk in list(due):
+        with transaction.atomic():
+            result = Result.objects.select_for_update().get(pk=pk)
+            if result.status == Result.Status.RUNNING:
+                logger.warning("re-enqueueing a stale running fetch", extra={"result_id": pk})
+            _mark_queued(result)
+        enqueue(result_id=pk)
+        count += 1
+    return count
+
+
+# --- Running -------------------------------------------------------------------------
+
+
+def fetch_execute(*, result_id: int) -> str:
+    """Run (or resume) one Result; returns its status. Safe to call twice."""
+    claimed = _claim(result_id)
+    if claimed is None:
+        return Result.objects.values_list("status", flat=True).get(pk=result_id)
+    result, run_token = claimed
+    try:
+        _run(result, run_token)
+    except StaleRun:
+        logger.info("fetch run superseded", extra={"result_id": result_id})
+    except SubjectNotFound as exc:
+        _finish(result_id, run_token, Result.Status.NO_DATA, note=str(exc))
+    except GrantRevoked:
+        _settle(
+            result_id,
+            run_token,
+            Result.Status.PAUSED,
+            code="needs_reauth",
+            message="The connection needs re-authorisation; this fetch continues after "
+            "someone reconnects it.",
+        )
+    except RateLimited as exc:
+        wait = max(exc.retry_after or 60, 1)
+        _settle(
+            result_id,
+            run_token,
+            Result.Status.WAITING,
+            code="rate_limited",
+            message="Waiting on the provider's rate limit.",
+            retry_in=wait,
+        )
+    except (Transient, Unauthorized) as exc:
+        _retry_or_fail(result_id, run_token, exc)
+    except (ScopeMissing, Forbidden) as exc:
+        _settle(
+            result_id,
+            run_token,
+            Result.Status.FAILED,
+            code=exc.code,
+            message="The provider refused access: the connection lacks a scope or an "
+            "administrator role. Check the connection page, then retry.",
+        )
+    except (NotFound, ClientError, ApiError) as exc:
+        _settle(
+            result_id,
+            run_token,
+            Result.Status.FAILED,
+            code=exc.code,
+            message=f"The provider rejected a request (HTTP {exc.status}).",
+        )
+    except Exception:
+        logger.exception("fetch failed unexpectedly", extra={"result_id": result_id})
+        _settle(
+            result_id,
+            run_token,
+            Result.Status.FAILED,
+            code="internal_error",
+            message="An unexpected error stopped this fetch. Retry it; if it fails again, "
+            "contact support.",
+        )
+    status = Result.objects.values_list("status", flat=True).get(pk=result_id)
+    if status in Result.FINISHED_STATUSES:
+        request_check_fetch_complete(
+            request_id=Result.objects.values_list("request_id", flat=True).get(pk=result_id)
+        )
+    return status
+
+
+def _claim(result_id: int) -> tuple[Result, uuid.UUID] | None:
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.FETCH_STALE_AFTER_SECONDS)
+    with transaction.atomic():
+        result = (
+            Result.objects.select_for_update()
+            .select_related("request", "connection")
+            .filter(pk=result_id)
+            .first()
+        )
+        if result is None or result.is_finished or result.status == Result.Status.PAUSED:
+            return None
+        if (
+            result.status == Result.Status.RUNNING
+            and result.heartbeat_at
+            and (result.heartbeat_at > stale)
+        ):
+            return None  # A live run owns it.
+        if result.next_attempt_at and result.next_attempt_at > now:
+            return None  # Not due yet; the sweeper will enqueue it.
+        connection = result.connection
+        if connection is None:
+            _apply_final(
+                result,
+                Result.Status.FAILED,
+                "connection_deleted",
+                "The connection was deleted before this fetch finished.",
+            )
+            return None
+        if connection.status == Connection.Status.NEEDS_REAUTH:
+            _pause(result, "The connection needs re-authorisation.")
+            return None
+        run_token = uuid.uuid4()
+        result.status = Result.Status.RUNNING
+        result.run_token = run_token
+        result.attempts += 1
+        result.started_at = result.started_at or now
+        result.heartbeat_at = now
+        result.next_attempt_at = None
+        result.save(
+            update_fields=[
+                "status",
+                "run_token",
+                "attempts",
+                "started_at",
+                "heartbeat_at",
+                "next_attempt_at",
+            ]
+        )
+    return result, run_token
+
+
+def _run(result: Result, run_token: uuid.UUID) -> None:
+    from connectors.clients import api_client_for
+
+    provider = get_provider(result.provider)
+    client = api_client_for(result.connection)
+    deadline = time.monotonic() + settings.FETCH_SLICE_SECONDS
+    batches = provider.fetch_access(
+        client, result.request.subject_email, checkpoint=result.checkpoint or None
+    )
+    for batch in batches:
+        _store_batch(result.pk, run_token, batch, api_calls=client.call_count)
+        if time.monotonic() > deadline:
+            # Out of time for this slice: continue from the checkpoint in a fresh task.
+            _settle(result.pk, run_token, Result.Status.QUEUED, code="", message="", retry_in=0)
+            return
+    _finish(result.pk, run_token, Result.Status.SUCCEEDED)
+
+
+def _locked_own(result_id: int, run_token: uuid.UUID) -> Result:
+    result = Result.objects.select_for_update().get(pk=result_id)
+    if result.run_token != run_token or result.status != Result.Status.RUNNING:
+        raise StaleRun
+    return result
+
+
+def _store_batch(result_id: int, run_token: uuid.UUID, batch: Batch, *, api_calls: int) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        result = _locked_own(result_id, run_token)
+        if batch.records:
+            Record.objects.bulk_create(
+                [
+                    Record(
+                        result_id=result_id,
+                        object_type=batch.object_type,
+                        external_id=str(external_id)[:255],
+                        data=data,
+                        fetched_at=now,
+                    )
+                    for external_id, data in batch.records
+                ],
+                update_conflicts=True,
+                unique_fields=["result", "object_type", "external_id"],
+                update_fields=["data", "fetched_at"],
+            )
+        progress = dict(result.progress)
+        progress.update(batch.progress)
+        progress["records"] = Record.objects.filter(result_id=result_id).count()
+        progress["api_calls"] = progress.get("api_calls_before", 0) + api_calls
+        progress.pop("waiting_until", None)
+        if batch.note:
+            progress.setdefault("notes", {})[batch.object_type] = batch.note
+        result.progress = progress
+        if batch.checkpoint is not None:
+            result.checkpoint = batch.checkpoint
+        result.heartbeat_at = now
+        result.save(update_fields=["progress", "checkpoint", "heartbeat_at"])
+
+
+def _finish(result_id: int, run_token: uuid.UUID, status: str, note: str = "") -> None:
+    with transaction.atomic():
+        try:
+            result = _locked_own(result_id, run_token)
+        except StaleRun:
+            return
+        if status == Result.Status.SUCCEEDED and not result.records.exists():
+            status = Result.Status.NO_DATA
+        if note:
+            result.progress = {**result.progress, "notes": {"subject": note}}
+        _apply_final(result, status, "", "")
+        audit_record(
+            action="result.finished",
+            target=result,
+            details={"status": status, "records": result.progress.get("records", 0)},
+        )
+
+
+def _apply_final(result: Result, status: str, code: str, message: str) -> None:
+    result.status = status
+    result.error_code = code
+    result.error_message = message[:500]
+    result.finished_at = timezone.now()
+    result.next_attempt_at = None
+    result.save(
+        update_fields=[
+            "status",
+            "error_code",
+            "error_message",
+            "finished_at",
+            "next_attempt_at",
+            "progress",
+        ]
+    )
+
+
+def _pause(result: Result, message: str) -> None:
+    result.status = Result.Status.PAUSED
+    result.error_code = "needs_reauth"
+    result.error_message = message
+    result.save(update_fields=["status", "error_code", "error_message"])
+
+
+def _settle(
+    result_id: int,
+    run_token: uuid.UUID,
+    status: str,
+    *,
+    code: str,
+    message: str,
+    retry_in: float | None = None,
+) -> None:
+    """Leave the running state: pause, wait, re-queue or fail, keeping the checkpoint."""
+    with transaction.atomic():
+        try:
+            result = _locked_own(result_id, run_token)
+        except StaleRun:
+            return
+        now = timezone.now()
+        progress = dict(result.progress)
+        progress["api_calls_before"] = progress.get("api_calls", 0)
+        if status == Result.Status.FAILED:
+            result.progress = progress
+            _apply_final(result, status, code, message)
+            audit_record(action="result.failed", target=result, details={"error_code": code})
+            return
+        result.status = status
+        result.error_code = code
+        result.error_message = message[:500]
+        if retry_in is not None:
+            result.next_attempt_at = now + timedelta(seconds=retry_in)
+            result.queued_at = now
+            if status == Result.Status.WAITING:
+                progress["waiting_until"] = result.next_attempt_at.isoformat()
+        result.progress = progress
+        result.save(
+            update_fields=[
+                "status",
+                "error_code",
+                "error_message",
+                "next_attempt_at",
+                "queued_at",
+                "progress",
+            ]
+        )
+        if status == Result.Status.PAUSED:
+            audit_record(action="result.paused", target=result, details={"error_code": code})
+        if retry_in == 0:
+            transaction.on_commit(lambda: enqueue(result_id=result_id))
+
+
+def _retry_or_fail(result_id: int, run_token: uuid.UUID, exc: ApiError) -> None:
+    attempts = Result.objects.values_list("attempts", flat=True).get(pk=result_id)
+    if attempts >= settings.FETCH_MAX_ATTEMPTS:
+        _settle(
+            result_id,
+            run_token,
+            Result.Status.FAILED,
+            code=exc.code,
+            message="The provider kept failing (errors, timeouts or malformed answers) "
+            f"after {attempts} attempts. Retry later.",
+        )
+        return
+    backoff = min(60 * 2 ** (attempts - 1), 3600)
+    _settle(
+        result_id,
+        run_token,
+        Result.Status.QUEUED,
+        code=exc.code,
+        message=f"Temporary provider problem; retrying automatically (attempt {attempts}).",
+        retry_in=backoff,
+    )
+
+
+def fetch_task_crashed(*, result_id: int) -> None:
+    """The task died (timeout, killed worker) before it could record anything."""
+    with transaction.atomic():
+        result = Result.objects.select_for_update().filter(pk=result_id).first()
+        if result is None or result.status != Result.Status.RUNNING:
+            return
+        if result.attempts >= settings.FETCH_MAX_ATTEMPTS:
+            _apply_final(
+                result,
+                Result.Status.FAILED,
+                "worker_crashed",
+                "The background worker stopped during this fetch too often. Retry it.",
+            )
+            audit_record(
+                action="result.failed", target=result, details={"error_code": "worker_crashed"}
+            )
+        else:
+            result.status = Result.Status.QUEUED
+            result.queued_at = timezone.now()
+            result.next_attempt_at = timezone.now()
+            result.save(update_fields=["status", "queued_at", "next_attempt_at"])
+
+
+# --- Request status -----------------------------------------------------------------
+
+
+def request_check_fetch_complete(*, request_id: int) -> bool:
+    """Move the request to review once every Result has finished."""
+    with transaction.atomic():
+        privacy_request = PrivacyRequest.objects.select_for_update().get(pk=request_id)
+        if privacy_request.status != PrivacyRequest.Status.PROCESSING:
+            return False
+        unfinished = privacy_request.results.exclude(status__in=Result.FINISHED_STATUSES)
+        if unfinished.exists():
+            return False
+        _set_request_status(privacy_request, PrivacyRequest.Status.IN_REVIEW)
+        return True
+
+
+def _set_request_status(privacy_request: PrivacyRequest, status: str, *, actor=None) -> None:
+    if privacy_request.status == status:
+        return
+    previous = privacy_request.status
+    privacy_request.status = status
+    privacy_request.status_changed_at = timezone.now()
+    privacy_request.save(update_fields=["status", "status_changed_at"])
+    audit_record(
+        action="request.status_changed",
+        target=privacy_request,
+        actor=actor,
+        details={"from": previous, "to": status},
+    )

@@ -1,0 +1,125 @@
+"""Admin for staff accounts and the audit trail.
+
+Administrators create staff here without a password: the new account gets an
+email (allauth's password reset) to choose one, so no password ever travels.
+"""
+
+from __future__ import annotations
+
+from allauth.account.forms import ResetPasswordForm
+from allauth.account.models import EmailAddress
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import transaction
+from django.http import HttpRequest
+
+from portal.models import ApiToken, AuditEvent, User
+
+
+def staff_invitation_send(*, request: HttpRequest, user: User) -> None:
+    """Email ``user`` a link to set their password (allauth's password-reset mail)."""
+    form = ResetPasswordForm(data={"email": user.email})
+    if not form.is_valid():
+        raise ValueError("The invitation could not be sent to this address.")
+    form.save(request)
+
+
+def staff_invite(*, request: HttpRequest, user: User) -> None:
+    """Make sure allauth knows the address, then send the password-set invitation."""
+    EmailAddress.objects.get_or_create(
+        user=user, email=user.email, defaults={"primary": True, "verified": True}
+    )
+    staff_invitation_send(request=request, user=user)
+
+
+class StaffCreationForm(forms.ModelForm):
+    """Add form: who they are, not a password (they set it from the invitation)."""
+
+    class Meta:
+        model = User
+        fields = ("email", "first_name", "last_name", "is_superuser")
+        help_texts = {
+            "is_superuser": "Administrators manage staff accounts and can use the Django admin.",
+        }
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    add_form = StaffCreationForm
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "first_name", "last_name", "is_superuser"),
+                "description": (
+                    "The new staff member receives an email with a link to set their "
+                    "password. They enrol in two-factor authentication when they first sign in."
+                ),
+            },
+        ),
+    )
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Name", {"fields": ("first_name", "last_name")}),
+        ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    readonly_fields = ("last_login", "date_joined")
+    list_display = ("email", "first_name", "last_name", "is_staff", "is_superuser", "is_active")
+    list_filter = ("is_staff", "is_superuser", "is_active")
+    search_fields = ("email", "first_name", "last_name")
+    ordering = ("email",)
+    actions = ["send_invitation"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            # Staff accounts start without a usable password: the invitation sets it.
+            obj.email = obj.email.strip().lower()
+            obj.is_staff = True
+            obj.set_unusable_password()
+        super().save_model(request, obj, form, change)
+        if not change:
+            transaction.on_commit(lambda: staff_invite(request=request, user=obj))
+            self.message_user(request, f"Invitation sent to {obj.email}.", messages.SUCCESS)
+
+    @admin.action(description="Send a password-set invitation email")
+    def send_invitation(self, request, queryset):
+        sent = 0
+        for user in queryset.filter(is_active=True):
+            staff_invite(request=request, user=user)
+            sent += 1
+        self.message_user(request, f"{sent} invitation(s) sent.", messages.SUCCESS)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit trail is written by services, never edited."""
+
+    list_display = ("created_at", "action", "actor", "actor_type", "target_type", "target_id")
+    list_filter = ("action", "actor_type", "target_type")
+    search_fields = ("action", "target_id")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued by ``create_api_token``; the admin can only see and revoke them."""
+
+    list_display = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
+    fields = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "name", "user", "created_at", "last_used_at")
+    list_filter = ("revoked_at",)
+
+    def has_add_permission(self, request):
+        return False

@@ -38,6 +38,15 @@ from connectors.ratelimit import BudgetWaitTooLong, RateBudget, parse_retry_afte
 
 logger = logging.getLogger("connectors.http")
 
+
+def _drop_debug(record: logging.LogRecord) -> bool:
+    return record.levelno > logging.DEBUG
+
+
+# urllib3 logs every request line, query string included, at DEBUG: drop those so a
+# DEBUG log level cannot leak emails or tokens from query strings.
+logging.getLogger("urllib3.connectionpool").addFilter(_drop_debug)
+
 # Full jitter: wait = uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**(attempt-1))).
 # Tests seed or patch ``jitter`` for deterministic waits.
 jitter = random.Random()  # noqa: S311 (jitter, not security)
@@ -236,12 +245,16 @@ class ApiClient:
                     auth=basic_auth,
                     timeout=self.timeout,
                 )
+                failure = None
             except requests.RequestException as exc:
-                # The requests exception text holds the full URL: never chain it.
-                code = "timeout" if isinstance(exc, requests.Timeout) else "connection_error"
+                failure = exc
+            if failure is not None:
+                # Handled outside the except block so the requests exception, whose
+                # text holds the full URL and query, is never chained onto ours.
+                code = "timeout" if isinstance(failure, requests.Timeout) else "connection_error"
                 self._log(method, path, code, started, attempt)
                 error = Transient(provider=self.provider, method=method, path=path, code=code)
-                never_sent = isinstance(exc, requests.ConnectTimeout)
+                never_sent = isinstance(failure, requests.ConnectTimeout)
                 waited = self._wait_or_raise(
                     error, attempt, waited, self._backoff(attempt), retry_unsafe or never_sent
                 )

@@ -1,0 +1,232 @@
+"""The JSON API for other systems: bearer-token auth, staff only, JSON errors.
+
+Interface (DESIGN.md): POST /api/v1/requests, GET /api/v1/requests/{id},
+GET /api/v1/requests/{id}/records, GET /api/v1/connections.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.paginator import EmptyPage, Paginator
+from django.core.validators import validate_email
+from django.db.models import Count
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from connectors.selectors import connection_list, connection_scope_report
+from portal.api_tokens import api_token_authenticate
+from requests_app.models import PrivacyRequest, Record, Regulation, RequestType
+from requests_app.services.fetching import fetch_start
+from requests_app.services.intake import request_create
+
+RECORDS_PAGE_SIZE = 100
+
+
+def error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+def api_view(methods: tuple[str, ...]) -> Callable:
+    """Bearer-token authentication, method check and JSON errors for one endpoint."""
+
+    def decorator(view: Callable) -> Callable:
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+            scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+            user = api_token_authenticate(raw.strip()) if scheme.lower() == "bearer" else None
+            if user is None:
+                response = error(401, "unauthenticated", "A valid API token is required.")
+                response["WWW-Authenticate"] = 'Bearer realm="api"'
+                return response
+            if request.method not in methods:
+                response = error(405, "method_not_allowed", f"Use {' or '.join(methods)}.")
+                response["Allow"] = ", ".join(methods)
+                return response
+            request.user = user
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def _get_request(pk: int) -> PrivacyRequest | None:
+    return PrivacyRequest.objects.filter(pk=pk).first()
+
+
+def serialize_request(privacy_request: PrivacyRequest) -> dict[str, Any]:
+    counts: dict[int, dict[str, int]] = {}
+    for row in (
+        Record.objects.filter(result__request=privacy_request)
+        .values("result_id", "object_type")
+        .annotate(n=Count("id"))
+    ):
+        counts.setdefault(row["result_id"], {})[row["object_type"]] = row["n"]
+    results = privacy_request.results.all().order_by("id")
+    return {
+        "id": privacy_request.pk,
+        "reference": str(privacy_request.reference),
+        "type": privacy_request.request_type,
+        "email": privacy_request.subject_email,
+        "name": privacy_request.subject_name,
+        "regulation": privacy_request.regulation,
+        "source": privacy_request.source,
+        "status": privacy_request.status,
+        "status_reason": privacy_request.status_reason,
+        "received_at": privacy_request.received_at.isoformat(),
+        "due_at": privacy_request.due_at.isoformat(),
+        "extended": privacy_request.is_extended,
+        "possible_duplicate_of": privacy_request.possible_duplicate_of_id,
+        "results": [
+            {
+                "connection": r.connection_name,
+                "connection_id": r.connection_id,
+                "provider": r.provider,
+                "workflow": r.workflow,
+                "status": r.status,
+                "progress": {k: v for k, v in r.progress.items() if k != "api_calls_before"},
+                "record_counts": counts.get(r.pk, {}),
+                "error": (
+                    {"code": r.error_code, "message": r.error_message} if r.error_code else None
+                ),
+            }
+            for r in results
+        ],
+    }
+
+
+@api_view(("POST", "GET"))
+def requests_collection(request: HttpRequest) -> JsonResponse:
+    if request.method == "GET":
+        return error(405, "method_not_allowed", "Listing is not offered; use POST.")
+    if request.content_type != "application/json":
+        return error(415, "unsupported_media_type", "Send a JSON body (application/json).")
+    try:
+        body = json.loads(request.body or b"")
+    except ValueError:
+        return error(400, "invalid_json", "The body is not valid JSON.")
+    if not isinstance(body, dict):
+        return error(400, "invalid_json", "The body must be a JSON object.")
+    problems = _validate_create(body)
+    if problems:
+        return JsonResponse(
+            {"error": {"code": "invalid", "message": "Invalid request.", "fields": problems}},
+            status=400,
+        )
+    try:
+        privacy_request = request_create(
+            request_type=body["type"],
+            email=body["email"],
+            name=str(body.get("name") or "")[:200],
+            regulation=body["regulation"],
+            source=PrivacyRequest.Source.API,
+            created_by=request.user,
+        )
+    except ValidationError as exc:
+        return JsonResponse(
+            {"error": {"code": "invalid", "message": "Invalid request.", "fields": exc.messages}},
+            status=400,
+        )
+    if privacy_request.request_type == RequestType.ACCESS:
+        fetch_start(privacy_request=privacy_request, actor=request.user)
+        privacy_request.refresh_from_db()
+    return JsonResponse(serialize_request(privacy_request), status=201)
+
+
+def _validate_create(body: dict[str, Any]) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    if body.get("type") not in RequestType.values:
+        problems["type"] = f"One of: {', '.join(RequestType.values)}."
+    if body.get("regulation") not in Regulation.values:
+        problems["regulation"] = f"One of: {', '.join(Regulation.values)}."
+    email = body.get("email")
+    try:
+        if not isinstance(email, str):
+            raise ValidationError("missing")
+        validate_email(email.strip())
+    except ValidationError:
+        problems["email"] = "A valid email address is required."
+    if "name" in body and not isinstance(body["name"], str | type(None)):
+        problems["name"] = "Must be a string."
+    return problems
+
+
+@api_view(("GET",))
+def request_detail(request: HttpRequest, pk: int) -> JsonResponse:
+    privacy_request = _get_request(pk)
+    if privacy_request is None:
+        return error(404, "not_found", "No such request.")
+    return JsonResponse(serialize_request(privacy_request))
+
+
+@api_view(("GET",))
+def request_records(request: HttpRequest, pk: int) -> JsonResponse:
+    privacy_request = _get_request(pk)
+    if privacy_request is None:
+        return error(404, "not_found", "No such request.")
+    records = Record.objects.filter(result__request=privacy_request).select_related("result")
+    if provider := request.GET.get("provider"):
+        records = records.filter(result__provider=provider)
+    if object_type := request.GET.get("object_type"):
+        records = records.filter(object_type=object_type)
+    page_param = request.GET.get("page", "1")
+    if not page_param.isdigit() or int(page_param) < 1:
+        return error(400, "invalid_page", "page must be a positive whole number.")
+    paginator = Paginator(records.order_by("result_id", "object_type", "id"), RECORDS_PAGE_SIZE)
+    try:
+        page = paginator.page(int(page_param))
+    except EmptyPage:
+        return error(404, "page_out_of_range", f"There are {paginator.num_pages} pages.")
+    return JsonResponse(
+        {
+            "request": privacy_request.pk,
+            "page": page.number,
+            "pages": paginator.num_pages,
+            "count": paginator.count,
+            "records": [
+                {
+                    "provider": r.result.provider,
+                    "connection": r.result.connection_name,
+                    "object_type": r.object_type,
+                    "external_id": r.external_id,
+                    "fetched_at": r.fetched_at.isoformat(),
+                    "data": r.data,
+                }
+                for r in page.object_list
+            ],
+        }
+    )
+
+
+@api_view(("GET",))
+def connections(request: HttpRequest) -> JsonResponse:
+    items = []
+    for c in connection_list():
+        scopes = connection_scope_report(c)
+        items.append(
+            {
+                "id": c.pk,
+                "name": c.name,
+                "provider": c.provider,
+                "status": c.status,
+                "access_mode": c.access_mode,
+                "granted_scopes": c.granted_scopes,
+                "missing_scopes": scopes.missing if c.granted_scopes else [],
+                "last_verified_at": c.last_verified_at.isoformat() if c.last_verified_at else None,
+                "access_token_expires_at": (
+                    c.access_token_expires_at.isoformat() if c.access_token_expires_at else None
+                ),
+                "last_error": c.last_error,
+            }
+        )
+    return JsonResponse({"connections": items})
+
+
+def not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+    return error(404, "not_found", "No such endpoint.")

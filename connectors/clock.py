@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from django.utils import timezone
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
@@ -25,7 +27,7 @@ class SystemClock:
     """Real time: aware UTC wall clock, monotonic durations, real sleeps."""
 
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return timezone.now()
 
     def monotonic(self) -> float:
         return time.monotonic()

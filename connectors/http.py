@@ -87,9 +87,12 @@ class ApiResponse:
         self.headers = headers
         self.content = content
         self._context = {"provider": provider, "method": method, "path": path}
+        self._body: dict[str, Any] | None = None
 
     def json(self) -> dict[str, Any]:
         """The body as a JSON object; anything else raises ``MalformedResponse``."""
+        if self._body is not None:
+            return self._body
         if self.status == 204 or (not self.content.strip() and self.status == 202):
             return {}
         try:
@@ -98,6 +101,7 @@ class ApiResponse:
             body = None
         if not isinstance(body, dict):
             raise MalformedResponse(status=self.status, **self._context)
+        self._body = body
         return body
 
     def __repr__(self) -> str:
@@ -151,6 +155,8 @@ class ApiClient:
         self.close()
 
     def build_url(self, path_or_url: str) -> str:
+        """Join a path to ``base_url``; absolute URLs (e.g. downloads) are used as given,
+        and get the bearer token too, so pass only URLs the provider gave us."""
         if path_or_url.startswith(("http://", "https://")):
             return path_or_url
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
@@ -227,7 +233,7 @@ class ApiClient:
                         provider=self.provider,
                         method=method,
                         path=path,
-                        code="rate_budget",
+                        code="rate_limited",
                         retry_after=exc.retry_after,
                     ) from None
             headers = {"Accept": "application/json"}

@@ -231,6 +231,31 @@ def refresh_tokens(*, connection_id: int, stale_access_token: str | None = None)
     raise revoked
 
 
+def refresh_expiring_tokens() -> int:
+    """Refresh every active connection whose access token expires within the margin.
+
+    Runs on a schedule so fetches rarely meet an expired token; each refresh takes
+    the row lock, so it never races a worker refreshing after a 401.
+    """
+    soon = timezone.now() + settings.TOKEN_REFRESH_MARGIN
+    due = Connection.objects.filter(
+        status=Connection.Status.ACTIVE,
+        refresh_token__isnull=False,
+        access_token_expires_at__lte=soon,
+    ).values_list("pk", flat=True)
+    refreshed = 0
+    for pk in list(due):
+        try:
+            refresh_tokens(connection_id=pk)
+            refreshed += 1
+        except ApiError as exc:
+            logger.warning(
+                "scheduled token refresh failed",
+                extra={"connection_id": pk, "error_code": exc.code},
+            )
+    return refreshed
+
+
 def revoke_tokens(connection: Connection) -> bool:
     """Ask the provider to revoke the grant; True when it confirmed.
 

@@ -103,11 +103,18 @@ def enqueue(*, result_id: int) -> None:
     )
 
 
-def _mark_queued(result: Result, *, at=None) -> None:
+def _mark_queued(result: Result, *, at=None, fresh: bool = False) -> None:
+    """Queue the Result; ``fresh`` also clears the last error and the attempt count."""
     result.status = Result.Status.QUEUED
     result.queued_at = timezone.now()
     result.next_attempt_at = at
-    result.save(update_fields=["status", "queued_at", "next_attempt_at"])
+    fields = ["status", "queued_at", "next_attempt_at"]
+    if fresh:
+        result.attempts = 0
+        result.error_code = ""
+        result.error_message = ""
+        fields += ["attempts", "error_code", "error_message"]
+    result.save(update_fields=fields)
 
 
 def fetch_retry(*, result: Result, actor) -> Result:
@@ -116,10 +123,7 @@ def fetch_retry(*, result: Result, actor) -> Result:
         result = Result.objects.select_for_update().get(pk=result.pk)
         if result.status not in (Result.Status.FAILED, Result.Status.PAUSED):
             return result
-        result.attempts = 0
-        result.error_code = ""
-        result.error_message = ""
-        _mark_queued(result)
+        _mark_queued(result, fresh=True)
         _set_request_status(result.request, PrivacyRequest.Status.PROCESSING, actor=actor)
         audit_record(action="result.retried", target=result, actor=actor)
         transaction.on_commit(lambda: enqueue(result_id=result.pk))
@@ -134,9 +138,7 @@ def fetch_resume_for_connection(*, connection_id: int) -> int:
             connection_id=connection_id, status=Result.Status.PAUSED
         )
         for result in paused:
-            result.error_code = ""
-            result.error_message = ""
-            _mark_queued(result)
+            _mark_queued(result, fresh=True)
             audit_record(action="result.resumed", target=result)
             resumed.append(result.pk)
         transaction.on_commit(lambda: [enqueue(result_id=pk) for pk in resumed])

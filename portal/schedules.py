@@ -1,0 +1,26 @@
+"""The periodic django-q2 tasks, upserted by name so running set-up twice is harmless."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django_q.models import Schedule
+
+SCHEDULES = {
+    "refresh-expiring-tokens": {
+        "func": "connectors.tasks.refresh_expiring",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 5,
+    },
+    "fetch-sweeper": {
+        "func": "requests_app.tasks.fetch_sweep",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 1,
+    },
+}
+
+
+def schedules_ensure() -> list[str]:
+    with transaction.atomic():
+        for name, fields in SCHEDULES.items():
+            Schedule.objects.update_or_create(name=name, defaults={**fields, "repeats": -1})
+    return list(SCHEDULES)

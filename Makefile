@@ -19,7 +19,7 @@ migrate: $(STAMP)
 	$(PY) manage.py createcachetable
 
 run: migrate
-	$(PY) manage.py rundemo
+	SIMULATOR_ENABLED=$${SIMULATOR_ENABLED:-1} $(PY) manage.py rundemo
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -278,11 +278,21 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # --- Providers -------------------------------------------------------------------
-WEBEX_BASE_URL = env.str("WEBEX_BASE_URL", default="https://webexapis.com/v1").rstrip("/")
-ZOOM_OAUTH_BASE_URL = env.str("ZOOM_OAUTH_BASE_URL", default="https://zoom.us").rstrip("/")
-ZOOM_API_BASE_URL = env.str("ZOOM_API_BASE_URL", default="https://api.zoom.us/v2").rstrip("/")
 SIMULATOR_ENABLED = env.bool("SIMULATOR_ENABLED", default=False)
 SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=9100)
+# With the simulator on (the demo), the providers default to it instead of the real hosts.
+_sim = f"http://127.0.0.1:{SIMULATOR_PORT}"
+WEBEX_BASE_URL = env.str(
+    "WEBEX_BASE_URL",
+    default=f"{_sim}/webex/v1" if SIMULATOR_ENABLED else "https://webexapis.com/v1",
+).rstrip("/")
+ZOOM_OAUTH_BASE_URL = env.str(
+    "ZOOM_OAUTH_BASE_URL", default=f"{_sim}/zoom" if SIMULATOR_ENABLED else "https://zoom.us"
+).rstrip("/")
+ZOOM_API_BASE_URL = env.str(
+    "ZOOM_API_BASE_URL",
+    default=f"{_sim}/zoom/v2" if SIMULATOR_ENABLED else "https://api.zoom.us/v2",
+).rstrip("/")
 # Public base URL of this portal, used to build the OAuth redirect URI staff register.
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 HTTP_MAX_RETRY_WAIT = env.float("HTTP_MAX_RETRY_WAIT", default=300.0)

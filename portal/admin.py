@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from allauth.account.forms import ResetPasswordForm
 from allauth.account.models import EmailAddress
+from allauth.core.context import request_context
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -22,7 +23,9 @@ def staff_invitation_send(*, request: HttpRequest, user: User) -> None:
     form = ResetPasswordForm(data={"email": user.email})
     if not form.is_valid():
         raise ValueError("The invitation could not be sent to this address.")
-    form.save(request)
+    # allauth builds the link from the current request; on_commit may run outside it.
+    with request_context(request):
+        form.save(request)
 
 
 def staff_invite(*, request: HttpRequest, user: User) -> None:

@@ -4,6 +4,8 @@ import pytest
 
 from tests.factories import AdminFactory, StaffFactory, UserFactory
 
+pytest_plugins = ["tests.fixtures.simulator"]
+
 
 @pytest.fixture
 def staff_user(db):

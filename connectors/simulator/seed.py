@@ -7,6 +7,7 @@ floored to the day, UTC), so a given seed gives the same data all day long.
 from __future__ import annotations
 
 import base64
+import functools
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -300,8 +301,13 @@ class Organisation:
     zoom: dict[str, ZoomAccount]
 
 
+@functools.lru_cache(maxsize=4)
 def build(seed: int, anchor: datetime) -> Organisation:
-    """Build the whole organisation; deterministic for (seed, anchor)."""
+    """Build the whole organisation; deterministic for (seed, anchor).
+
+    Cached, because tests reset before every test: the result is shared and must be
+    treated as read-only (handlers never change it; per-run state lives in the state).
+    """
     rng = random.Random(seed)  # noqa: S311 - deterministic test data, not secrets
     ids = _Ids(rng)
     return Organisation(anchor, _build_webex(rng, ids, anchor), _build_zoom(rng, ids, anchor))

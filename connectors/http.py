@@ -53,6 +53,11 @@ jitter = random.Random()  # noqa: S311 (jitter, not security)
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 60.0
 DEFAULT_MAX_PAGES = 1000
+_TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 Params = Mapping[str, Any] | None
@@ -258,7 +263,11 @@ class ApiClient:
                 # Handled outside the except block so the requests exception, whose
                 # text holds the full URL and query, is never chained onto ours.
                 code = "timeout" if isinstance(failure, requests.Timeout) else "connection_error"
+                if not isinstance(failure, _TRANSPORT_ERRORS):
+                    code = "request_error"  # e.g. an invalid URL: retrying cannot help
                 self._log(method, path, code, started, attempt)
+                if code == "request_error":
+                    raise ApiError(provider=self.provider, method=method, path=path, code=code)
                 error = Transient(provider=self.provider, method=method, path=path, code=code)
                 never_sent = isinstance(failure, requests.ConnectTimeout)
                 waited = self._wait_or_raise(

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -291,22 +292,38 @@ def _needs_reauth(connection: Connection) -> GrantRevoked:
 
 
 class ConnectionTokenSource:
-    """Gives ``ApiClient`` a fresh access token and refreshes once after a 401."""
+    """Gives ``ApiClient`` a fresh access token and refreshes once after a 401.
+
+    Thread-safe: the token is cached in memory, so concurrent calls (participants
+    fetched in parallel) read the database only to load or refresh it.
+    """
 
     def __init__(self, connection_id: int):
         self.connection_id = connection_id
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires_at = None
+
+    def _remember(self, connection: Connection) -> str:
+        if connection.status == Connection.Status.NEEDS_REAUTH or not connection.access_token:
+            raise _needs_reauth(connection)
+        self._token = connection.access_token
+        self._expires_at = connection.access_token_expires_at
+        return self._token
 
     def access_token(self) -> str:
-        connection = Connection.objects.get(pk=self.connection_id)
-        if connection.status == Connection.Status.NEEDS_REAUTH or not connection.access_token:
-            raise GrantRevoked.without_response(
-                "connection needs re-authorisation", provider=connection.provider
-            )
-        if needs_refresh(connection):
-            connection = refresh_tokens(connection_id=self.connection_id)
-        return connection.access_token
+        with self._lock:
+            soon = timezone.now() + settings.TOKEN_REFRESH_MARGIN
+            if self._token is None or (self._expires_at is not None and self._expires_at <= soon):
+                connection = Connection.objects.get(pk=self.connection_id)
+                if needs_refresh(connection):
+                    connection = refresh_tokens(connection_id=self.connection_id)
+                return self._remember(connection)
+            return self._token
 
     def refreshed_token(self, stale: str) -> str:
-        return refresh_tokens(
-            connection_id=self.connection_id, stale_access_token=stale
-        ).access_token
+        with self._lock:
+            if self._token is not None and self._token != stale:
+                return self._token  # Another thread of this client refreshed already.
+            connection = refresh_tokens(connection_id=self.connection_id, stale_access_token=stale)
+            return self._remember(connection)

@@ -21,6 +21,7 @@ from django.urls import reverse
 
 from portal.models import User
 from tests.factories import TEST_PASSWORD, PrivacyRequestFactory, StaffFactory
+from tests.portal.helpers import sign_in_with_totp
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +50,7 @@ class TestMFAEnforcement:
         settings.PORTAL_REQUIRE_MFA = True
 
     def test_staff_without_totp_is_sent_to_setup_from_every_page(self, staff_client):
+        # staff_client is signed in without any second factor.
         pr = PrivacyRequestFactory()
         for url in (
             reverse("dashboard"),
@@ -70,15 +72,40 @@ class TestMFAEnforcement:
         assert response.status_code == 200
         assert "Authenticator secret" in response.content.decode()
 
-    def test_after_enrolling_the_dashboard_opens(self, staff_client, staff_user):
-        TOTP.activate(staff_user, generate_totp_secret())
-        assert staff_client.get(reverse("dashboard")).status_code == 200
+    def test_after_enrolling_the_dashboard_opens(self, client, staff_user):
+        sign_in_with_totp(client, staff_user)  # TOTP.activate, then password + code
+        assert client.get(reverse("dashboard")).status_code == 200
+        assert client.get(reverse("requests:list")).status_code == 200
 
+    def test_enrolled_but_not_used_in_this_session_must_enter_a_code(self, client, staff_user):
+        secret = generate_totp_secret()
+        TOTP.activate(staff_user, secret)
+        client.force_login(staff_user)  # a session that never passed the MFA step
+        response = client.get(reverse("requests:list"))
+        assert response.status_code == 302
+        assert response["Location"] == (
+            reverse("mfa_reauthenticate") + "?next=" + reverse("requests:list").replace("/", "%2F")
+        )
+        response = client.post(response["Location"], {"code": _totp_code(secret)})
+        assert response.status_code == 302
+        assert response["Location"] == reverse("requests:list")
+        assert client.get(reverse("requests:list")).status_code == 200
+
+    def test_recovery_code_sign_in_satisfies_the_requirement(self, client, staff_user):
+        TOTP.activate(staff_user, generate_totp_secret())
+        code = RecoveryCodes.activate(staff_user).get_unused_codes()[0]
+        _sign_in(client, staff_user.email)
+        client.post(reverse("mfa_authenticate"), {"code": code})
+        assert client.get(reverse("dashboard")).status_code == 200
+
+    @pytest.mark.django_db(transaction=True)
     def test_enrolling_through_the_page(self, client, staff_user):
         _sign_in(client, staff_user.email)
         _confirm_password(client)
         client.get(reverse("mfa_activate_totp"))
         secret = client.session["mfa.totp.secret"]
+        # Real commits (transaction=True): allauth announces the new authenticator on
+        # commit, inside the request, and that enrolment counts as this session's MFA.
         response = client.post(reverse("mfa_activate_totp"), {"code": _totp_code(secret)})
         assert response.status_code == 302
         assert Authenticator.objects.filter(user=staff_user, type="totp").exists()

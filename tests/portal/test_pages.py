@@ -65,3 +65,63 @@ def test_500_renders_without_request_context():
     html = response.content.decode()
     assert "Something went wrong" in html
     assert "Sign out" not in html
+
+
+def test_admin_pages_render(client, admin_user):
+    from portal.audit import audit_record
+    from tests.factories import ResultFactory
+
+    result = ResultFactory()
+    audit_record(action="request.created", target=result.request)
+    client.force_login(admin_user)
+    for name, args in [
+        ("admin:portal_user_changelist", []),
+        ("admin:portal_user_add", []),
+        ("admin:portal_user_change", [admin_user.pk]),
+        ("admin:portal_auditevent_changelist", []),
+        ("admin:portal_apitoken_changelist", []),
+        ("admin:requests_app_privacyrequest_changelist", []),
+        ("admin:requests_app_privacyrequest_change", [result.request.pk]),
+        ("admin:requests_app_result_change", [result.pk]),
+    ]:
+        response = client.get(reverse(name, args=args))
+        assert response.status_code == 200, name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mfa_index",
+        "mfa_activate_totp",
+        "mfa_view_recovery_codes",
+        "account_change_password",
+        "account_logout",
+        "account_reauthenticate",
+    ],
+)
+def test_allauth_account_pages_use_the_layout(client, staff_user, name):
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+
+    from tests.factories import TEST_PASSWORD
+
+    if name == "mfa_view_recovery_codes":
+        RecoveryCodes.activate(staff_user)
+    client.post(reverse("account_login"), {"login": staff_user.email, "password": TEST_PASSWORD})
+    client.post(reverse("account_reauthenticate"), {"password": TEST_PASSWORD})
+    response = client.get(reverse(name))
+    assert response.status_code == 200, name
+    html = response.content.decode()
+    assert "Skip to main content" in html
+    assert "bootstrap.min.css" in html
+    assert " style=" not in html
+
+
+@pytest.mark.parametrize(
+    "name", ["account_login", "account_reset_password", "account_reset_password_done"]
+)
+def test_allauth_public_pages_use_the_layout(client, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'class="card shadow-sm auth-card"' in html
+    assert " style=" not in html

@@ -52,6 +52,8 @@ class Connection(models.Model):
     status_changed_at = models.DateTimeField(default=timezone.now)
     last_verified_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    # Advice from the last verification that does not stop the connection working.
+    verification_notes = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     authorised_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -156,6 +156,7 @@ def connection_verify(*, connection: Connection, actor: User | None = None) -> V
         connection.status = Connection.Status.ACTIVE
         connection.last_verified_at = now
         connection.last_error = problem[:500]
+        connection.verification_notes = "\n".join(result.notes)
         if result.account:
             connection.authorised_account = result.account[:255]
         action = "connection.verified"
@@ -167,6 +168,7 @@ def connection_verify(*, connection: Connection, actor: User | None = None) -> V
             "last_error_at",
             "last_verified_at",
             "authorised_account",
+            "verification_notes",
             "status_changed_at",
             "updated_at",
         ]

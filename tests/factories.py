@@ -95,3 +95,22 @@ class RecordFactory(factory.django.DjangoModelFactory):
     object_type = "meeting"
     external_id = factory.Sequence(lambda n: f"obj-{n}")
     data = factory.LazyAttribute(lambda o: {"id": o.external_id})
+
+
+def simulator_connection(simulator, provider: str, *, account: str | None = None, **options):
+    """A connected Connection holding a token minted by the simulator for a demo client."""
+    minted = simulator.mint_token(provider, account=account, **options)
+    from connectors.simulator.seed import DEMO_CLIENTS
+
+    demo = next(c for c in DEMO_CLIENTS if c.client_id == minted["client_id"])
+    return ConnectionFactory(
+        provider=provider,
+        client_id=demo.client_id,
+        client_secret=demo.client_secret,
+        status=Connection.Status.ACTIVE,
+        access_token=minted["access_token"],
+        refresh_token=minted["refresh_token"],
+        access_token_expires_at=timezone.now() + timedelta(seconds=minted["expires_in"]),
+        granted_scopes=minted["scopes"],
+        api_base_url=simulator.zoom_api_base_url.removesuffix("/v2") if provider == "zoom" else "",
+    )

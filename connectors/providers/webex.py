@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,13 @@ class WebexProvider:
             ) from exc
         emails = me.get("emails") or []
         account = emails[0] if emails and isinstance(emails[0], str) else ""
+        if not _holds_admin_role(me.get("roles")):
+            # Admin scopes do nothing for a non-administrator: the org-wide meeting
+            # list would silently hold only their own meetings.
+            raise VerificationFailed(
+                "The person who connected Webex is not a Webex administrator, so only their "
+                "own meetings would be searched. Reconnect as a full administrator."
+            )
         now = timezone.now()
         try:
             client.get(
@@ -107,6 +115,25 @@ class WebexProvider:
         from connectors.providers.webex_fetch import fetch_access
 
         return fetch_access(client, email, checkpoint=checkpoint)
+
+
+ADMIN_ROLE_SUFFIXES = ("/ROLE/id_full_admin",)
+
+
+def _holds_admin_role(roles) -> bool:
+    """Webex role IDs are base64 of ``ciscospark://<region>/ROLE/<name>``."""
+    if not isinstance(roles, list):
+        return False
+    for role in roles:
+        if not isinstance(role, str):
+            continue
+        try:
+            decoded = base64.urlsafe_b64decode(role + "=" * (-len(role) % 4)).decode()
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if decoded.endswith(ADMIN_ROLE_SUFFIXES):
+            return True
+    return False
 
 
 def _iso(moment) -> str:

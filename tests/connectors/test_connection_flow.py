@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -223,10 +224,8 @@ def test_invalid_grant_needs_reauth_with_no_further_token_calls(simulator, setti
         lambda: oauth.refresh_tokens(connection_id=connection.pk),
         lambda: oauth.refresh_expiring_tokens(),
     ):
-        try:
+        with contextlib.suppress(GrantRevoked):
             attempt()
-        except GrantRevoked:
-            pass
     assert len(token_calls(simulator, "zoom")) == calls
 
 

@@ -30,9 +30,7 @@ def privacy_request_list(
     overdue, due within ``DUE_SOON_DAYS``); ``email`` matches part of the address.
     """
     now = now or timezone.now()
-    qs = PrivacyRequest.objects.select_related("possible_duplicate_of").annotate(
-        result_count=Count("results")
-    )
+    qs = PrivacyRequest.objects.all()
     if status:
         qs = qs.filter(status=status)
     if request_type:

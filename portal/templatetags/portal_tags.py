@@ -127,3 +127,10 @@ def form_widget(field: Any) -> str:
         css += " is-invalid"
     existing = field.field.widget.attrs.get("class", "")
     return field.as_widget(attrs={"class": f"{existing} {css}".strip()})
+
+
+@register.filter
+def audit_label(action: str) -> str:
+    """``request.fetch_started`` → ``Request fetch started``: readable without a lookup table."""
+    words = (action or "").replace(".", " ").replace("_", " ").strip()
+    return words[:1].upper() + words[1:]

@@ -192,7 +192,7 @@ class TestDetail:
         assert "1,234 records" in html
         assert '<progress class="result-progress" value="3" max="12"' in html
         assert "The provider refused the token." in html
-        assert "request.created" in html
+        assert "Request created" in html
         assert '<th scope="col">Connection</th>' in html
 
     def test_empty_results_state(self, staff_client):

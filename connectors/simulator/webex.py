@@ -200,8 +200,6 @@ def people_me(state: SimulatorState, req: Request, caller: Caller) -> Response:
             "lastActivity": iso(anchor),
             "siteUrls": [f"{WEBEX_SITE}#attendee"],
             "status": "unknown",
-            "invitePending": False,
-            "loginEnabled": True,
             "type": "person",
         },
     )
@@ -557,7 +555,15 @@ def meeting_preferences(state: SimulatorState, req: Request, caller: Caller) -> 
                 "sipAddress": f"{room}@{WEBEX_SITE}",
                 "dialInIpAddress": "173.243.2.68",
                 "coHosts": [],
-                "telephony": {"accessCode": "1234567890", "callInNumbers": [], "links": []},
+                "telephony": {
+                    "accessCode": "1234567890",
+                    "callInNumbers": [],
+                    "links": {
+                        "rel": "globalCallinNumbers",
+                        "href": "/api/v1/meetingPreferences/globalCallinNumbers",
+                        "method": "GET",
+                    },
+                },
             },
         },
     )

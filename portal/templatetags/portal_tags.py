@@ -119,7 +119,9 @@ def form_widget(field: Any) -> str:
     widget_type = getattr(field, "widget_type", "")
     if widget_type in ("select", "selectmultiple"):
         css = "form-select"
-    elif widget_type in ("checkbox", "radioselect", "checkboxselectmultiple"):
+    elif widget_type in ("radioselect", "checkboxselectmultiple"):
+        return field.as_widget()  # a container of inputs: style the inputs, not the box
+    elif widget_type == "checkbox":
         css = "form-check-input"
     else:
         css = "form-control"

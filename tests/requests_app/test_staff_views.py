@@ -134,6 +134,10 @@ class TestCreate:
         assert "Enter a valid email address." in html
         assert "Select a valid choice." in html
         assert 'aria-invalid="true"' in html
+        # The error text is what assistive technology announces for the field.
+        assert 'aria-describedby="id_email_helptext id_email_error"' in html
+        assert 'id="id_email_error">Enter a valid email address.' in html
+        assert 'class="form-check-input is-invalid" type="radio"' in html
         assert PrivacyRequest.objects.count() == 0
 
     def test_future_receipt_is_refused(self, staff_client):

@@ -127,8 +127,11 @@ class ApiError(Exception):
         if status == 401:
             return Unauthorized(code=code, **kwargs)
         if status == 403:
-            # Webex says "missing required scopes" in the message; only the class is kept.
-            if "scope" in message.lower():
+            # Only a message about scopes alone is recognisable; Webex's usual 403 text
+            # ("missing required scopes or ... roles or licenses") stays Forbidden.
+            # The message picks the class and is then dropped.
+            text = message.lower()
+            if "scope" in text and "role" not in text and "licen" not in text:
                 return ScopeMissing(code=code if provider_code else "scope_missing", **kwargs)
             return Forbidden(code=code, **kwargs)
         if status == 404:

@@ -53,6 +53,7 @@ jitter = random.Random()  # noqa: S311 (jitter, not security)
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 60.0
 DEFAULT_MAX_PAGES = 1000
+TOKEN_MAX_ATTEMPTS = 3
 _TRANSPORT_ERRORS = (
     requests.ConnectionError,
     requests.Timeout,
@@ -514,9 +515,9 @@ def post_token_form(
 ) -> dict[str, Any]:
     """POST a form to an OAuth token endpoint and return its JSON object.
 
-    Same timeouts and 429/5xx retries as API calls. A 400/401 becomes
-    ``GrantRevoked`` for ``invalid_grant``, else ``Unauthorized``/``ClientError``,
-    keeping only the OAuth ``error`` code.
+    Same timeouts and 429/5xx retries as API calls, with a tighter budget (see
+    ``post_form``). A 400/401 becomes ``GrantRevoked`` for ``invalid_grant``, else
+    ``Unauthorized``/``ClientError``, keeping only the OAuth ``error`` code.
     """
     return post_form(url, data=data, basic_auth=basic_auth, provider=provider).json()
 
@@ -528,8 +529,19 @@ def post_form(
     basic_auth: tuple[str, str] | None = None,
     provider: str,
 ) -> ApiResponse:
-    """POST a form to an OAuth endpoint (token, revocation) without a bearer token."""
-    with ApiClient(provider=provider, base_url=url) as client:
+    """POST a form to an OAuth endpoint (token, revocation) without a bearer token.
+
+    Token calls run under the Connection row lock, so their retries stop early:
+    at most ``TOKEN_MAX_ATTEMPTS`` attempts and a quarter of
+    ``TOKEN_REFRESH_LOCK_TIMEOUT`` of waiting.
+    """
+    lock_timeout = float(getattr(settings, "TOKEN_REFRESH_LOCK_TIMEOUT", 60))
+    with ApiClient(
+        provider=provider,
+        base_url=url,
+        max_attempts=min(settings.HTTP_MAX_ATTEMPTS, TOKEN_MAX_ATTEMPTS),
+        max_retry_wait=min(settings.HTTP_MAX_RETRY_WAIT, lock_timeout / 4),
+    ) as client:
         return client._request(
             "POST", url, data=data, basic_auth=basic_auth, idempotent=True, oauth_errors=True
         )

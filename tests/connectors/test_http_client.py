@@ -351,6 +351,21 @@ def test_webex_403_for_missing_scope_is_scope_missing(server, make_client):
     assert caught.value.code == "scope_missing"
 
 
+def test_webex_generic_403_stays_forbidden(server, make_client):
+    body = {
+        "message": "The server understood the request, but refused to fulfill it because the "
+        "access token is missing required scopes or the user is missing required roles or "
+        "licenses."
+    }
+    server.script("GET", "/v1/meetings", Reply(403, json=body))
+
+    with pytest.raises(Forbidden) as caught:
+        make_client().get("/meetings")
+
+    assert type(caught.value) is Forbidden
+    assert caught.value.code == "http_403"
+
+
 # --- malformed bodies ------------------------------------------------------------------
 
 
@@ -639,6 +654,22 @@ def test_token_endpoint_errors_keep_only_the_oauth_code(
     assert type(caught.value) is kind
     assert caught.value.code == code
     assert "bad secret" not in str(caught.value) and "script" not in str(caught.value)
+
+
+def test_token_endpoint_retries_stay_inside_the_refresh_lock(server, fake_clock, settings):
+    settings.TOKEN_REFRESH_LOCK_TIMEOUT = 60
+    server.script("POST", "/oauth/token", Reply(503))
+
+    with pytest.raises(Transient):
+        http.post_token_form(server.url("/oauth/token"), data={}, provider="zoom")
+    assert len(server.hits("POST", "/oauth/token")) == http.TOKEN_MAX_ATTEMPTS
+    assert fake_clock.sleeps == [1.0, 2.0]
+
+    server.script("POST", "/oauth/token", Reply(429, headers={"Retry-After": "20"}))
+    with pytest.raises(RateLimited) as caught:
+        http.post_token_form(server.url("/oauth/token"), data={}, provider="zoom")
+    assert caught.value.retry_after == 20.0
+    assert fake_clock.sleeps == [1.0, 2.0]  # 20 s exceeds a quarter of the lock timeout
 
 
 def test_post_form_for_revocation_returns_the_response(server, fake_clock):

@@ -29,6 +29,17 @@ def staff_client(client, staff_user):
 
 
 @pytest.fixture(autouse=True)
+def fake_clock():
+    """Retries and rate-limit waits never really sleep in tests; they advance this clock."""
+    from datetime import UTC, datetime
+
+    from connectors import clock
+
+    with clock.use(clock.FakeClock(start=datetime.now(UTC))) as fake:
+        yield fake
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     """Each test starts with an empty cache (rate limits, throttles)."""
     from django.core.cache import cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import time_machine
 from allauth.mfa.totp.internal.auth import (
     TOTP,
     format_hotp_value,
@@ -29,11 +30,13 @@ def sign_in_with_totp(client, user, *, secret: str | None = None) -> str:
     if secret is None:
         secret = generate_totp_secret()
         TOTP.activate(user, secret)
-    response = client.post(
-        reverse("account_login"), {"login": user.email, "password": TEST_PASSWORD}
-    )
-    assert response.status_code == 302, response
-    assert response["Location"] == reverse("mfa_authenticate"), response["Location"]
-    response = client.post(reverse("mfa_authenticate"), {"code": totp_code(secret)})
-    assert response.status_code == 302, response
+    # Frozen clock: the 30-second TOTP window cannot roll over between code and check.
+    with time_machine.travel(time.time(), tick=False):
+        response = client.post(
+            reverse("account_login"), {"login": user.email, "password": TEST_PASSWORD}
+        )
+        assert response.status_code == 302, response
+        assert response["Location"] == reverse("mfa_authenticate"), response["Location"]
+        response = client.post(reverse("mfa_authenticate"), {"code": totp_code(secret)})
+        assert response.status_code == 302, response
     return secret

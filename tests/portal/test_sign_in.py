@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+import time_machine
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import (
@@ -26,6 +27,13 @@ from tests.portal.helpers import sign_in_with_totp
 pytestmark = pytest.mark.django_db
 
 LOGIN = "/accounts/login/"
+
+
+@pytest.fixture(autouse=True)
+def _frozen_clock():
+    """TOTP codes change every 30 s: a frozen clock keeps code and check in one window."""
+    with time_machine.travel(time.time(), tick=False):
+        yield
 
 
 def _totp_code(secret: str) -> str:

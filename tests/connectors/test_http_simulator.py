@@ -8,7 +8,6 @@ import pytest
 
 from connectors import clock, http
 from connectors.exceptions import MalformedResponse, RateLimited, Transient
-from connectors.simulator import start_in_thread
 
 
 class MaxJitter:
@@ -28,10 +27,9 @@ class StaticToken:
 
 
 @pytest.fixture
-def sim():
-    handle = start_in_thread(port=0)
-    yield handle
-    handle.stop()
+def sim(simulator):
+    """The shared simulator fixture (tests/fixtures/simulator.py), freshly reset."""
+    return simulator
 
 
 @pytest.fixture

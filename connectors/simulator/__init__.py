@@ -78,8 +78,24 @@ over seven months), ``Sam.Nophone@acme.example`` (no Phone licence), an inactive
 pending user, 40 more users. Zoom "basic": admin ``Bea.Basic@basic.example`` and the
 subject stored as ``dana.KOWALSKI@acme.example``.
 
-Expected answers (independent of HTTP): ``state.expected_webex_meetings(email, start,
-end)`` and ``state.expected_zoom_counts(email, account, lookback_days)``; see ``truth``.
+The built organisation is cached per (seed, day) and shared: treat ``state.org`` as
+read-only. Seeds build in well under 0.1 s.
+
+Expected answers (computed from the seed data, not through HTTP)
+-----------------------------------------------------------------
+- ``state.expected_webex_meetings(email, start=None, end=None)`` (default: the last 365
+  days): one dict per ended or in-progress instance with ``start`` in ``[start, end)``
+  where a participant record's email equals ``email`` (trimmed, case-insensitive):
+  ``id``, ``title``, ``start``, ``host_email``, ``subject_is_host``,
+  ``participant_records`` (all records, as the API lists them), ``distinct_participants``
+  (distinct emails), ``subject_records`` and ``is_1_on_1`` (two distinct people).
+- ``state.expected_zoom_counts(email, account="full", lookback_days=365)``: ``found``,
+  ``user_id``, ``settings``, ``meetings`` (unique ids over every list type),
+  ``webinars``, ``recordings`` (cloud, not trashed, start date within the lookback),
+  ``phone_profile``, ``phone_settings``, ``call_logs``, ``voice_mails``,
+  ``phone_recordings`` (within the six-month reach), with ``None`` and a ``reasons``
+  entry (``no_webinar_plan``, ``phone_not_enabled``, ``no_phone_licence``,
+  ``not_found``) where the account or user has no such data.
 
 Behaviour choices where PROVIDER_APIS.md says UNCONFIRMED
 ----------------------------------------------------------
@@ -100,7 +116,11 @@ Behaviour choices where PROVIDER_APIS.md says UNCONFIRMED
   ``joinTimeFrom``/``joinTimeTo`` is given; the interval must be at most 90 days.
   ``POST /meetingParticipants/query`` matches ``emails`` exactly (case-sensitive, the
   stricter choice), without pagination. The host needs ``meeting:participants_read``.
-- Webex missing scope: 403 with the usual body. ``/people/me`` needs no scope (knob).
+- Webex missing scope: 403 with the usual body. ``/people/me`` needs no scope (knob) and
+  omits ``invitePending``/``loginEnabled`` (the spec types them as strings, observed
+  responses as booleans; leaving them out keeps the contract test honest).
+- Webex participants' ``joinedTime``/``leftTime`` and meeting times are whole-second UTC
+  (``...Z``); ``meetingNumber`` is hidden on ended instances, as the spec describes.
 - Zoom: scopes with ``:admin`` (or classic ``…:admin``) reach every user of the account;
   user-level scopes reach only ``me`` (or the caller's own id/email); otherwise
   400/4711 naming the accepted scopes. ``{userId}`` email lookups are case-insensitive
@@ -111,8 +131,9 @@ Behaviour choices where PROVIDER_APIS.md says UNCONFIRMED
 - Zoom ``/users/{id}/meetings``: ``scheduled`` = previous + live + upcoming,
   ``upcoming`` = live + upcoming, ``upcoming_meetings`` = upcoming only,
   ``previous_meetings`` = ended and unexpired; instant and expired meetings never list.
-- Zoom recordings: ``from`` defaults to today, ``to`` to ``from`` + 1 day; ``to`` may be at
-  most one calendar month after ``from``; dates are inclusive. Phone history:
+- Zoom recordings: ``from``/``to`` only as ``yyyy-mm-dd``; ``from`` defaults to today,
+  ``to`` to ``from`` + 1 day; ``to`` may be at most one calendar month after ``from``
+  (both dates inclusive). Phone history also accepts ``yyyy-MM-ddTHH:mm:ssZ``. Phone history:
   ``to`` is required with ``from`` for call logs; ``from`` older than six calendar months
   before today is a 400/300; voicemails and recordings default to the last 30 days.
 - Zoom revoke answers ``{"status": "success"}``; an unknown token 400 ``invalid_request``.

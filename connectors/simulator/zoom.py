@@ -308,9 +308,14 @@ def _page(
     return Response.json(200, body)
 
 
-def _parse_day(value: str, name: str, end_of_day: bool = False) -> datetime:
+def _parse_day(
+    value: str, name: str, end_of_day: bool = False, allow_time: bool = True
+) -> datetime:
+    """`yyyy-mm-dd` (UTC), or `yyyy-MM-ddTHH:mm:ssZ` where the endpoint allows it."""
     try:
         if "T" in value:
+            if not allow_time:
+                raise ValueError(value)
             return parse_iso(value).astimezone(UTC)
         day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError as exc:
@@ -319,9 +324,10 @@ def _parse_day(value: str, name: str, end_of_day: bool = False) -> datetime:
 
 
 def _check_month(start: datetime, end: datetime) -> None:
+    """`to` may be at most one calendar month after `from` (dates compared, inclusive)."""
     if start > end:
         raise _fail(400, 300, "The from date must be earlier than the to date.")
-    if end > add_months(start, 1) + timedelta(days=1):
+    if end.date() > add_months(start, 1).date():
         raise _fail(400, 300, "The maximum range can be a month.")
 
 
@@ -470,8 +476,9 @@ def recordings(state: SimulatorState, req: Request, caller: Caller, key: str) ->
     user = _user(caller, key)
     today = floor_day(state.now())
     trash = (req.arg("trash") or "false").lower() == "true"
-    start = _parse_day(req.arg("from"), "from") if req.arg("from") else today
-    end = _parse_day(req.arg("to"), "to") if req.arg("to") else start + timedelta(days=1)
+    raw_from, raw_to = req.arg("from"), req.arg("to")
+    start = _parse_day(raw_from, "from", allow_time=False) if raw_from else today
+    end = _parse_day(raw_to, "to", allow_time=False) if raw_to else start + timedelta(days=1)
     _check_month(start, end)
     last = datetime.combine(end.date(), time.max, UTC)
     items = []

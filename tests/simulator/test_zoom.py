@@ -86,6 +86,8 @@ def test_list_users_scope_and_pagination(simulator, full_token, basic_token):
 def test_user_lookup_by_email_is_case_insensitive_and_knob(simulator, full_token):
     found = get(simulator, f"/users/{SUBJECT_EMAIL}", full_token)
     assert found.status_code == 200
+    encoded = get(simulator, f"/users/{SUBJECT_EMAIL.replace('@', '%40')}", full_token)
+    assert encoded.json()["id"] == found.json()["id"]
     assert found.json()["email"] == SUBJECT_STORED_EMAIL
     missing = get(simulator, f"/users/{UNKNOWN_EMAIL}", full_token)
     assert missing.status_code == 404
@@ -164,8 +166,12 @@ def test_recordings_window_rules_and_monthly_walk(simulator, full_token):
     assert default["to"] == (today + timedelta(days=1)).isoformat()
     too_long = get(simulator, path, full_token, **{"from": "2026-01-01", "to": "2026-03-01"})
     assert too_long.status_code == 400 and too_long.json()["code"] == 300
-    bad = get(simulator, path, full_token, **{"from": "01/02/2026"})
-    assert bad.status_code == 400
+    for value in ("01/02/2026", "2026-01-02T00:00:00Z"):
+        assert get(simulator, path, full_token, **{"from": value}).status_code == 400
+    month = get(simulator, path, full_token, **{"from": "2026-01-31", "to": "2026-02-28"})
+    assert month.status_code == 200
+    day_more = get(simulator, path, full_token, **{"from": "2026-01-01", "to": "2026-02-02"})
+    assert day_more.status_code == 400
     expected = simulator.state.expected_zoom_counts(SUBJECT_EMAIL, lookback_days=365)
     found = set()
     start = today - timedelta(days=365)

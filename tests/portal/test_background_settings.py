@@ -1,0 +1,60 @@
+"""django-q2 and timeout settings hold the ordering the reliability bar asks for."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_q_cluster_delivers_at_least_once_without_overlap():
+    q = settings.Q_CLUSTER
+    assert q["retry"] >= q["timeout"] * 1.3  # a slow task is not redelivered while alive
+    assert 1 <= q["max_attempts"] <= 10
+    assert q["catch_up"] is False
+    assert q["ack_failures"] is True
+
+
+def test_timeouts_are_ordered_http_lock_task():
+    assert settings.HTTP_READ_TIMEOUT + settings.HTTP_CONNECT_TIMEOUT < (
+        settings.TOKEN_REFRESH_LOCK_TIMEOUT
+    )
+    assert settings.TOKEN_REFRESH_LOCK_TIMEOUT < settings.Q_CLUSTER["timeout"]
+    # A fetch slice ends well inside the task timeout; a stale heartbeat means a dead worker.
+    assert settings.FETCH_SLICE_SECONDS < settings.Q_CLUSTER["timeout"]
+    assert settings.FETCH_STALE_AFTER_SECONDS > settings.Q_CLUSTER["timeout"]
+
+
+def test_django_q_conf_imports_without_warnings_in_production(tmp_path):
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DJANGO_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "ALLOWED_HOSTS": "portal.example.com",
+        "PORTAL_BASE_URL": "https://portal.example.com",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "DATA_DIR": str(tmp_path / "data"),
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error",
+            "-c",
+            "import django; django.setup(); import django_q.conf",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,489 @@
+"""Zoom access fetch: find the person by email, then fetch every object type they own.
+
+The work is split into units: one object type, or one list call (a meeting
+``type``, a month window of recordings or phone history). Units run in parallel
+inside the shared rate budget (``bounded_map``), but their batches come out in
+the plan's fixed order, so the checkpoint after a batch is simply "these units
+are complete, and this one stopped at this page token". A resumed fetch skips
+the complete units and continues the one in progress.
+
+Why the windows: Zoom serves cloud recordings and phone history at most one month
+per call (recordings default to today only, phone history to the last day or 30
+days), and phone history only for the last six months (PROVIDER_APIS 2.4, 3.9).
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.utils import timezone
+
+from connectors.concurrency import bounded_map
+from connectors.exceptions import (
+    ApiError,
+    ClientError,
+    Forbidden,
+    MalformedResponse,
+    NotFound,
+    ScopeMissing,
+)
+from connectors.http import Page
+from connectors.providers.base import Batch, SubjectNotFound
+
+if TYPE_CHECKING:
+    from connectors.http import ApiClient
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 300  # Zoom's maximum page_size
+MAX_WORKERS = 4  # units fetched at once; the rate budget still paces every call
+PHONE_MONTHS = 6  # Zoom Phone history reaches back six calendar months
+CHECKPOINT_VERSION = 1
+MEETING_TYPES = ("scheduled", "live", "upcoming", "upcoming_meetings", "previous_meetings")
+WEBINAR_TYPES = ("scheduled", "upcoming")
+USER_STATUSES = ("active", "inactive", "pending")
+PHONE_TYPES = ("phone_user", "phone_settings", "call_log", "voicemail", "phone_recording")
+
+NOT_FOUND = "Zoom has no user with this email address in the connected account."
+NO_PHONE = "This Zoom account does not have Zoom Phone."
+NO_PHONE_LICENCE = "This person has no Zoom Phone licence, so Zoom Phone holds nothing for them."
+NO_WEBINARS = "This Zoom account does not have webinars (no webinar plan)."
+NO_MEETING_HOSTING = "Zoom does not let this person host or schedule meetings, so it lists none."
+
+# The scope (granular, what we ask for) each object type's endpoint needs.
+SCOPES = {
+    "user": "user:read:user:admin",
+    "settings": "user:read:settings:admin",
+    "meeting": "meeting:read:list_meetings:admin",
+    "webinar": "webinar:read:list_webinars:admin",
+    "recording": "cloud_recording:read:list_user_recordings:admin",
+    "phone_user": "phone:read:user:admin",
+    "phone_settings": "phone:read:user_setting:admin",
+    "call_log": "phone:read:list_call_logs:admin",
+    "voicemail": "phone:read:list_voicemails:admin",
+    "phone_recording": "phone:read:list_recordings:admin",
+}
+
+
+def scope_note(object_type: str) -> str:
+    """The plain-words reason shown when Zoom refuses an object type for a missing scope."""
+    return f"The connection lacks the scope {SCOPES[object_type]}; reconnect with it."
+
+
+# --- Units and the plan -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One resumable piece of work: a single object, or one listing (all its pages)."""
+
+    key: str  # "settings", "meeting:live", "recording:2025-04-01" (window start)
+    object_type: str
+    path: str
+    items_key: str = ""  # empty: the endpoint answers with one object
+    params: tuple[tuple[str, str], ...] = ()
+    category: str = "medium"
+    id_field: str = "id"
+    phone_history: bool = False  # window must stay inside the last six months
+
+
+@dataclass
+class Outcome:
+    pages: list[Page] = field(default_factory=list)
+    note: str = ""
+
+
+def add_months(day: date, months: int) -> date:
+    """Calendar month arithmetic, clamping the day (Jan 31 + 1 month = Feb 28/29)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return day.replace(
+        year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
+    )
+
+
+def month_windows(first: date, last: date) -> list[tuple[date, date]]:
+    """Consecutive inclusive date ranges covering first..last, each shorter than a month."""
+    windows = []
+    start = first
+    while start <= last:
+        end = min(add_months(start, 1) - timedelta(days=1), last)
+        windows.append((start, end))
+        start = end + timedelta(days=1)
+    return windows
+
+
+def build_plan(user_id: str, anchor: date, lookback_days: int) -> list[Unit]:
+    """Every unit after the lookup and the phone profile, in the order batches come out."""
+    users = f"/users/{quote(user_id, safe='')}"
+    phone = f"/phone/users/{quote(user_id, safe='')}"
+    units = [Unit("settings", "settings", f"{users}/settings")]
+    units += [
+        Unit(f"meeting:{kind}", "meeting", f"{users}/meetings", "meetings", (("type", kind),))
+        for kind in MEETING_TYPES
+    ]
+    units += [
+        Unit(f"webinar:{kind}", "webinar", f"{users}/webinars", "webinars", (("type", kind),))
+        for kind in WEBINAR_TYPES
+    ]
+    units += [
+        Unit(
+            f"recording:{start}",
+            "recording",
+            f"{users}/recordings",
+            "meetings",
+            (("from", start.isoformat()), ("to", end.isoformat())),
+            id_field="uuid",
+        )
+        for start, end in month_windows(anchor - timedelta(days=lookback_days), anchor)
+    ]
+    units.append(Unit("phone_settings", "phone_settings", f"{phone}/settings", category="light"))
+    phone_windows = month_windows(add_months(anchor, -PHONE_MONTHS), anchor)
+    for object_type, endpoint, extra in (
+        ("call_log", "call_logs", (("type", "all"),)),
+        ("voicemail", "voice_mails", (("status", "all"),)),
+        ("phone_recording", "recordings", ()),
+    ):
+        units += [
+            Unit(
+                f"{object_type}:{start}",
+                object_type,
+                f"{phone}/{endpoint}",
+                "recordings" if endpoint == "recordings" else endpoint,
+                (("from", start.isoformat()), ("to", end.isoformat()), *extra),
+                phone_history=True,
+            )
+            for start, end in phone_windows
+        ]
+    return units
+
+
+def phone_user_unit(user_id: str) -> Unit:
+    return Unit(
+        "phone_user", "phone_user", f"/phone/users/{quote(user_id, safe='')}", category="light"
+    )
+
+
+# --- Checkpoint -----------------------------------------------------------------------
+
+
+@dataclass
+class Progress:
+    """What the checkpoint holds: ids, dates, unit keys and one page token; never tokens
+    for the API or personal data."""
+
+    anchor: date
+    user_id: str | None = None
+    done: set[str] = field(default_factory=set)
+    cursor: dict[str, str] | None = None
+    pages: int = 0
+
+    @classmethod
+    def load(cls, checkpoint: dict[str, Any] | None, today: date) -> Progress:
+        """Continue from ``checkpoint``; anything unreadable starts a fresh fetch."""
+        data = checkpoint or {}
+        try:
+            if data.get("v") != CHECKPOINT_VERSION:
+                raise ValueError("no checkpoint of this version")
+            cursor = data.get("cursor")
+            return cls(
+                anchor=date.fromisoformat(data["anchor"]),
+                user_id=str(data["user_id"]) if data.get("user_id") else None,
+                done={str(key) for key in data.get("done", [])},
+                cursor=dict(cursor) if isinstance(cursor, dict) else None,
+                pages=int(data.get("pages", 0)),
+            )
+        except (KeyError, TypeError, ValueError):
+            return cls(anchor=today)
+
+    def expand(self, universe: list[Unit]) -> None:
+        """Turn collapsed object types ("recording") back into their unit keys."""
+        for unit in universe:
+            if unit.object_type in self.done:
+                self.done.add(unit.key)
+
+    def is_done(self, unit: Unit) -> bool:
+        return unit.key in self.done or unit.object_type in self.done
+
+    def dump(self, universe: list[Unit]) -> dict[str, Any]:
+        """JSON for the pipeline; fully finished object types collapse to their name."""
+        done = set(self.done)
+        for object_type in {u.object_type for u in universe}:
+            keys = {u.key for u in universe if u.object_type == object_type}
+            if keys <= done:
+                done = (done - keys) | {object_type}
+        checkpoint: dict[str, Any] = {
+            "v": CHECKPOINT_VERSION,
+            "anchor": self.anchor.isoformat(),
+            "user_id": self.user_id,
+            "done": sorted(done),
+            "pages": self.pages,
+        }
+        if self.cursor:
+            checkpoint["cursor"] = dict(self.cursor)
+        return checkpoint
+
+    def counters(self, universe: list[Unit]) -> dict[str, int]:
+        finished = sum(1 for unit in universe if self.is_done(unit))
+        return {"windows_done": finished, "windows_total": len(universe), "pages": self.pages}
+
+
+# --- The fetch --------------------------------------------------------------------------
+
+
+def fetch_access(
+    client: ApiClient,
+    email: str,
+    *,
+    checkpoint: dict[str, Any] | None = None,
+    lookback_days: int | None = None,
+    page_size: int | None = None,
+    max_workers: int | None = None,
+) -> Iterator[Batch]:
+    """Yield the subject's Zoom objects as batches, resuming from ``checkpoint``.
+
+    Raises ``SubjectNotFound`` when the account has no such user. Object types
+    Zoom refuses for a known reason (no Phone, no licence, no webinars, a missing
+    scope) come back empty with a ``note``; other API errors propagate.
+    """
+    lookback_days = settings.FETCH_LOOKBACK_DAYS if lookback_days is None else lookback_days
+    page_size = page_size or PAGE_SIZE
+    max_workers = max_workers or MAX_WORKERS
+    progress = Progress.load(checkpoint, timezone.now().date())
+
+    user: dict[str, Any] | None = None
+    if progress.user_id is None:
+        user = find_user(client, email)
+        progress.user_id = _user_id(user)
+    user_id = progress.user_id
+    head = [Unit("user", "user", ""), phone_user_unit(user_id)]
+    plan = build_plan(user_id, progress.anchor, lookback_days)
+    universe = head + plan
+    progress.expand(universe)
+
+    def batch(object_type: str, records: list, note: str = "") -> Batch:
+        return Batch(
+            object_type,
+            records,
+            checkpoint=progress.dump(universe),
+            progress=progress.counters(universe),
+            note=note,
+        )
+
+    if user is not None:
+        progress.done.add("user")
+        progress.pages += 1
+        yield batch("user", [(user_id, user)])
+
+    phone_unit = head[1]
+    if not progress.is_done(phone_unit):
+        outcome = run_unit(client, phone_unit, page_size=page_size)
+        progress.done.add(phone_unit.key)
+        progress.pages += len(outcome.pages)
+        records = [(user_id, item) for page in outcome.pages for item in page.items]
+        if outcome.note in (NO_PHONE, NO_PHONE_LICENCE):
+            # Nothing else in Zoom Phone can exist for this person: settle every phone type.
+            progress.done.update(u.key for u in plan if u.object_type in PHONE_TYPES)
+            yield batch("phone_user", records, outcome.note)
+            for object_type in PHONE_TYPES[1:]:
+                yield batch(object_type, [], outcome.note)
+        else:
+            yield batch("phone_user", records, outcome.note)
+
+    pending = [unit for unit in plan if not progress.is_done(unit)]
+    cursor = progress.cursor or {}
+
+    def work(unit: Unit) -> tuple[Unit, Outcome]:
+        start = cursor.get("next_page_token") if cursor.get("unit") == unit.key else None
+        return unit, run_unit(client, unit, page_size=page_size, start_cursor=start)
+
+    seen: dict[str, set[str]] = {}
+    for unit, outcome in bounded_map(work, pending, max_workers=max_workers):
+        if not outcome.pages:
+            progress.done.add(unit.key)
+            progress.cursor = None
+            yield batch(unit.object_type, [], outcome.note)
+            continue
+        for number, page in enumerate(outcome.pages, start=1):
+            if number == len(outcome.pages):
+                progress.done.add(unit.key)
+                progress.cursor = None
+            else:
+                progress.cursor = {"unit": unit.key, "next_page_token": page.next_cursor or ""}
+            progress.pages += 1
+            records = _records(unit, page, user_id, seen.setdefault(unit.object_type, set()))
+            yield batch(unit.object_type, records, outcome.note)
+
+
+def _records(
+    unit: Unit, page: Page, user_id: str, seen: set[str]
+) -> list[tuple[str, dict[str, Any]]]:
+    """(external id, object) pairs; an object listed again (another meeting type) is dropped."""
+    if not unit.items_key:
+        return [(user_id, item) for item in page.items]
+    records = []
+    for item in page.items:
+        external_id = _external_id(item, unit.id_field)
+        if external_id in seen:
+            continue
+        seen.add(external_id)
+        records.append((external_id, item))
+    return records
+
+
+def _external_id(item: dict[str, Any], id_field: str) -> str:
+    for name in (id_field, "id", "uuid"):
+        value = item.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+            return str(value)
+    # No id at all: a digest of the content is stable across re-runs.
+    canonical = json.dumps(item, sort_keys=True, ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _user_id(user: dict[str, Any]) -> str:
+    value = user.get("id")
+    if not isinstance(value, str) or not value:
+        raise MalformedResponse.without_response("Zoom user has no id", provider="zoom")
+    return value
+
+
+# --- Units ------------------------------------------------------------------------------
+
+
+def run_unit(
+    client: ApiClient, unit: Unit, *, page_size: int, start_cursor: str | None = None
+) -> Outcome:
+    """Fetch one unit completely; Zoom's known "nothing here" answers become a note."""
+    params = dict(unit.params)
+    if unit.phone_history:
+        # A resumed fetch may run days later: keep the window inside today's reach.
+        floor = add_months(timezone.now().date(), -PHONE_MONTHS).isoformat()
+        if params["to"] < floor:
+            return Outcome()
+        params["from"] = max(params["from"], floor)
+    try:
+        if not unit.items_key:
+            body = client.get(unit.path, category=unit.category).json()
+            return Outcome([Page([body], None)])
+        return Outcome(_all_pages(client, unit, params, page_size, start_cursor))
+    except ApiError as exc:
+        note = _note_for(unit, exc)
+        if note is None:
+            raise
+        return Outcome(note=note)
+
+
+def _all_pages(
+    client: ApiClient,
+    unit: Unit,
+    params: dict[str, str],
+    page_size: int,
+    start_cursor: str | None,
+) -> list[Page]:
+    def pages(cursor: str | None) -> list[Page]:
+        return list(
+            client.paginate_token(
+                unit.path,
+                params=params,
+                items_key=unit.items_key,
+                page_size=page_size,
+                start_cursor=cursor,
+                category=unit.category,
+            )
+        )
+
+    if not start_cursor:
+        return pages(None)
+    try:
+        return pages(start_cursor)
+    except ClientError as exc:
+        if exc.status != 400:
+            raise
+        # Page tokens live 15 minutes: an old one is refused, so list the window again.
+        logger.info("zoom page token refused on resume; listing the window again")
+        return pages(None)
+
+
+def _note_for(unit: Unit, exc: ApiError) -> str | None:
+    """Plain words for an answer that means "this object type is empty", else None."""
+    if isinstance(exc, ScopeMissing):
+        return scope_note(unit.object_type)
+    if exc.provider_code == 2031 and unit.object_type in PHONE_TYPES:
+        return NO_PHONE
+    if isinstance(exc, NotFound) and exc.provider_code == 1001 and unit.object_type in PHONE_TYPES:
+        return NO_PHONE_LICENCE
+    if unit.object_type == "webinar" and (
+        isinstance(exc, Forbidden) or (isinstance(exc, ClientError) and exc.provider_code == 200)
+    ):
+        return NO_WEBINARS
+    if unit.object_type == "meeting" and exc.provider_code == 3161:
+        return NO_MEETING_HOSTING
+    return None
+
+
+# --- Finding the person -------------------------------------------------------------------
+
+
+def find_user(client: ApiClient, email: str) -> dict[str, Any]:
+    """The Zoom user for ``email`` whatever its letter case, or ``SubjectNotFound``.
+
+    Zoom does not document whether ``GET /users/{email}`` ignores case, so: the
+    email as given, then lowercased, then a scan of every user list (active,
+    inactive, pending) when the app may list users.
+    """
+    given = email.strip()
+    for candidate in dict.fromkeys([given, given.lower()]):
+        user = _get_user(client, candidate)
+        if user is not None:
+            return user
+    listed = _scan_users(client, given.lower())
+    if listed is not None:
+        key = listed.get("id") or listed.get("email")  # pending users have no id
+        user = _get_user(client, str(key)) if key else None
+        if user is not None:
+            return user
+    raise SubjectNotFound(NOT_FOUND)
+
+
+def _get_user(client: ApiClient, key: str) -> dict[str, Any] | None:
+    try:
+        return client.get(f"/users/{quote(key, safe='@')}", category="light").json()
+    except NotFound as exc:
+        if exc.provider_code in (1001, None):
+            return None
+        raise
+    except ClientError as exc:
+        if exc.provider_code == 1120:  # only a pending or expired invitation
+            return None
+        raise
+
+
+def _scan_users(client: ApiClient, wanted: str) -> dict[str, Any] | None:
+    for status in USER_STATUSES:
+        try:
+            for page in client.paginate_token(
+                "/users",
+                params={"status": status},
+                items_key="users",
+                page_size=PAGE_SIZE,
+                category="medium",
+            ):
+                for item in page.items:
+                    listed = item.get("email")
+                    if isinstance(listed, str) and listed.strip().lower() == wanted:
+                        return item
+        except ScopeMissing:
+            # Granular apps often lack user:read:list_users:admin; the scan is a bonus.
+            logger.info("zoom user list not allowed; email lookup without a scan")
+            return None
+    return None

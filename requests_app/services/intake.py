@@ -47,8 +47,9 @@ def request_create(
 ) -> PrivacyRequest:
     """Validate and store a new request with its deadline; flag a likely duplicate.
 
-    Fetching is not started here: the caller decides when (access requests from
-    staff and the API start at once; public-form requests after verification).
+    Fetching is not started here: the caller decides when, by calling
+    ``requests_app.services.fetching.fetch_start`` (at once for staff and API
+    access requests; after email verification for the public form).
     """
     received_at = received_at or timezone.now()
     email = email_normalise(email)

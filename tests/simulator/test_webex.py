@@ -324,3 +324,56 @@ def test_fetcher_walk_over_http_matches_expected_truth(simulator, admin_token):
     assert titles["Town hall \u2013 全员大会"]["participant_records"] == 232
     assert "Dana hosts, Dana absent" not in titles
     assert "Old kickoff (13 months ago)" not in titles
+
+
+def test_ended_participants_appear_15_minutes_after_the_end(simulator, admin_token):
+    import time_machine
+
+    inst = instance_by_title(simulator, "Partner update")
+    url = f"{simulator.webex_base_url}/meetingParticipants"
+    with time_machine.travel(inst.end + timedelta(minutes=5), tick=False):
+        early = requests.get(url, headers=bearer(admin_token), params={"meetingId": inst.id})
+    with time_machine.travel(inst.end + timedelta(minutes=16), tick=False):
+        ready = requests.get(url, headers=bearer(admin_token), params={"meetingId": inst.id})
+    assert early.json()["items"] == []
+    assert len(ready.json()["items"]) == len(inst.participants)
+
+
+def test_state_and_series_filters(simulator, admin_token):
+    now = simulator.state.now()
+    window = {
+        "meetingType": "meeting",
+        "from": z(now - timedelta(days=400)),
+        "to": z(now),
+        "max": 100,
+    }
+    live = follow_webex(meetings_url(simulator), admin_token, {**window, "state": "inProgress"})
+    assert [i["title"] for i in live] == ["Incident bridge (all day)"]
+    assert (
+        requests.get(
+            meetings_url(simulator),
+            headers=bearer(admin_token),
+            params={**window, "state": "finished"},
+        ).status_code
+        == 400
+    )
+    series = next(
+        s for s in simulator.state.org.webex.series.values() if s.title.startswith("Dana's weekly")
+    )
+    items = follow_webex(
+        meetings_url(simulator), admin_token, {**window, "meetingSeriesId": series.id}
+    )
+    assert items and {i["meetingSeriesId"] for i in items} == {series.id}
+    occurrences = follow_webex(
+        meetings_url(simulator),
+        admin_token,
+        {
+            "meetingType": "scheduledMeeting",
+            "meetingSeriesId": series.id,
+            "hostEmail": SUBJECT_EMAIL,
+            "from": z(now),
+            "to": z(now + timedelta(days=60)),
+        },
+    )
+    assert occurrences and all(o["state"] == "scheduled" for o in occurrences)
+    assert all(o["id"].startswith(f"{series.id}_") for o in occurrences)

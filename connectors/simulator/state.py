@@ -231,7 +231,9 @@ class SimulatorState:
                 provider=provider,
                 client_id=demo.client_id,
                 account=demo.account,
-                user_email=user_email or demo.user_email,
+                user_email=self._stored_email(
+                    provider, demo.account, user_email or demo.user_email
+                ),
                 scopes=tuple(scopes) if scopes is not None else demo.scopes,
             )
             access, expires_in = self.issue_access(grant, lifetime)
@@ -244,6 +246,18 @@ class SimulatorState:
                 "account": demo.account,
                 "fingerprint": fingerprint(access),
             }
+
+    def _stored_email(self, provider: str, account: str, email: str) -> str:
+        """The user's email as the provider stores it; unknown users are a test bug."""
+        if provider == "webex":
+            person = self.org.webex.people.get(email.lower())
+            if person is not None:
+                return person.email
+        else:
+            for user in self.org.zoom[account].users:
+                if user.email.lower() == email.lower():
+                    return user.email
+        raise ValueError(f"no {provider} user {email!r} in account {account!r}")
 
     def _pick_client(
         self, provider: str, client_id: str | None, account: str | None

@@ -180,3 +180,18 @@ def test_control_endpoints_over_http(simulator):
     assert zget(simulator, "/users/me", token).status_code == 401  # tokens are forgotten
     clients = requests.get(f"{base}/clients").json()["clients"]
     assert {c["provider"] for c in clients} == {"webex", "zoom"}
+
+
+def test_minting_resolves_the_user_and_refuses_strangers(simulator):
+    from connectors.simulator.seed import SUBJECT_EMAIL, UNKNOWN_EMAIL
+
+    token = simulator.mint_token(
+        "zoom", account="full", user_email=SUBJECT_EMAIL, scopes=["user:read:user"]
+    )["access_token"]
+    assert zget(simulator, "/users/me", token).json()["email"] != SUBJECT_EMAIL  # stored case
+    with pytest.raises(ValueError):
+        simulator.mint_token("webex", user_email=UNKNOWN_EMAIL)
+    response = requests.post(
+        f"{simulator.base_url}/_sim/tokens", json={"provider": "zoom", "user_email": UNKNOWN_EMAIL}
+    )
+    assert response.status_code == 400

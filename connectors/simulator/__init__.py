@@ -46,7 +46,8 @@ path_prefix)``, ``clear_log()``, ``mint_token(...)``, ``expire_token(t)``,
 Knobs (``knobs.Knobs``; constructor, CLI ``--knob``, ``/_sim/knobs``, ``configure``)
 ----------------------------------------------------------------------------------
 ``seed``; ``consent_page`` (False: authorize redirects at once; True: an HTML page with
-``#approve``/``#deny`` links); ``code_lifetime_webex``/``code_lifetime_zoom`` (300 s);
+``#approve``/``#deny`` links); ``authorize_users`` (``{"webex"|"zoom": email}``: who signs
+in at authorize instead of the demo admin, e.g. a non-admin); ``code_lifetime_webex``/``code_lifetime_zoom`` (300 s);
 ``webex_access_lifetime`` (1209599), ``webex_refresh_lifetime`` (90 days),
 ``webex_rotate_refresh`` (False); ``zoom_access_lifetime`` (3599), ``zoom_refresh_lifetime``
 (15 years), ``zoom_reauth_revokes_previous`` (True: a new code exchange for the same
@@ -67,7 +68,7 @@ The subject is ``seed.SUBJECT_EMAIL`` (``dana.kowalski@acme.example``), stored b
 providers as ``Dana.Kowalski@Acme.example``; ``seed.UNKNOWN_EMAIL`` exists nowhere.
 Webex (about 425 instances over 13 months): the subject hosting and joining, hosting
 but absent, participant only, two records for one person (rejoined), alone, 1-on-1s
-with and without the subject, 160- and 231-participant meetings (the latter stores the
+with and without the subject, 162- and 232-participant meetings (the latter stores the
 subject as ``DANA.KOWALSKI@ACME.EXAMPLE``), an instance 395 days old, one in progress
 all day, a weekly series with upcoming occurrences, HTML and CSV-formula titles,
 non-ASCII names; ``Nina.Nutzer@acme.example`` is a non-admin host.

@@ -19,6 +19,8 @@ class Knobs:
     seed: int = 20240601
     # OAuth
     consent_page: bool = False
+    # Who signs in at /authorize, per provider ({"webex": email}); default: the demo admin.
+    authorize_users: dict[str, str] = field(default_factory=dict)
     code_lifetime_webex: int = 300
     code_lifetime_zoom: int = 300
     webex_access_lifetime: int = WEBEX_ACCESS_LIFETIME

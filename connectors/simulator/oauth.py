@@ -57,11 +57,17 @@ def authorize(state: SimulatorState, provider: str, req: Request) -> Response:
     scopes = _granted_scopes(demo, provider, req.arg("scope"))
     if scopes is None:
         return Response.redirect(redirect_uri, {"error": "invalid_scope", **params})
+    try:
+        user_email = state.stored_email(
+            provider, demo.account, state.knobs.authorize_users.get(provider, demo.user_email)
+        )
+    except ValueError:
+        return _error_page("The signed-in user does not belong to this account.")
     consent = req.arg("consent")
     if consent == "deny":
         return Response.redirect(redirect_uri, {"error": "access_denied", **params})
     if state.knobs.consent_page and consent != "approve":
-        return _consent_page(req, demo, scopes)
+        return _consent_page(req, demo, user_email, scopes)
     lifetime = (
         state.knobs.code_lifetime_webex if provider == "webex" else state.knobs.code_lifetime_zoom
     )
@@ -72,7 +78,7 @@ def authorize(state: SimulatorState, provider: str, req: Request) -> Response:
                 "provider": provider,
                 "client_id": demo.client_id,
                 "account": demo.account,
-                "user_email": demo.user_email,
+                "user_email": user_email,
                 "scopes": scopes,
             },
             redirect_uri=redirect_uri,
@@ -93,7 +99,9 @@ def _granted_scopes(demo: DemoClient, provider: str, scope: str | None) -> tuple
     return requested
 
 
-def _consent_page(req: Request, demo: DemoClient, scopes: tuple[str, ...]) -> Response:
+def _consent_page(
+    req: Request, demo: DemoClient, user_email: str, scopes: tuple[str, ...]
+) -> Response:
     query = {k: v[-1] for k, v in req.query.items() if k != "consent"}
     approve = html.escape(f"{req.path}?{urlencode({**query, 'consent': 'approve'})}")
     deny = html.escape(f"{req.path}?{urlencode({**query, 'consent': 'deny'})}")
@@ -102,7 +110,7 @@ def _consent_page(req: Request, demo: DemoClient, scopes: tuple[str, ...]) -> Re
         200,
         f"<!doctype html><title>Authorize</title><h1>Authorize "
         f"{html.escape(demo.client_id)}</h1><p>Signed in as "
-        f"{html.escape(demo.user_email)}</p><ul>{items}</ul>"
+        f"{html.escape(user_email)}</p><ul>{items}</ul>"
         f'<a id="approve" href="{approve}">Accept</a> '
         f'<a id="deny" href="{deny}">Decline</a>',
     )

@@ -231,9 +231,7 @@ class SimulatorState:
                 provider=provider,
                 client_id=demo.client_id,
                 account=demo.account,
-                user_email=self._stored_email(
-                    provider, demo.account, user_email or demo.user_email
-                ),
+                user_email=self.stored_email(provider, demo.account, user_email or demo.user_email),
                 scopes=tuple(scopes) if scopes is not None else demo.scopes,
             )
             access, expires_in = self.issue_access(grant, lifetime)
@@ -247,7 +245,7 @@ class SimulatorState:
                 "fingerprint": fingerprint(access),
             }
 
-    def _stored_email(self, provider: str, account: str, email: str) -> str:
+    def stored_email(self, provider: str, account: str, email: str) -> str:
         """The user's email as the provider stores it; unknown users are a test bug."""
         if provider == "webex":
             person = self.org.webex.people.get(email.lower())

@@ -195,3 +195,13 @@ def test_minting_resolves_the_user_and_refuses_strangers(simulator):
         f"{simulator.base_url}/_sim/tokens", json={"provider": "zoom", "user_email": UNKNOWN_EMAIL}
     )
     assert response.status_code == 400
+
+
+def test_concurrent_clients_are_served_consistently(simulator, zoom_token):
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = ["/users/me", "/users/me/settings", "/phone/users/me", "/users/me/meetings"] * 15
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda p: zget(simulator, p, zoom_token).status_code, paths))
+    assert statuses == [200] * len(paths)
+    assert len(simulator.requests("zoom")) == len(paths)

@@ -285,3 +285,14 @@ def test_zoom_basic_header_is_base64_of_id_and_secret(simulator):
         headers={"Authorization": f"Basic {raw}"},
     )
     assert response.status_code == 200
+
+
+def test_authorize_users_knob_changes_who_signs_in(simulator):
+    simulator.configure(authorize_users={"webex": "nina.nutzer@acme.example"})
+    code = redirect_params(authorize(simulator, WEBEX))["code"]
+    token = exchange(simulator, WEBEX, code).json()["access_token"]
+    me = requests.get(f"{simulator.webex_base_url}/people/me", headers=bearer(token)).json()
+    assert me["emails"] == ["Nina.Nutzer@acme.example"]
+    assert me["roles"] == []  # not an admin: admin scopes will not count
+    simulator.configure(authorize_users={"zoom": "stranger@unknown.example"})
+    assert authorize(simulator, ZOOM_FULL).status_code == 400

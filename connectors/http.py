@@ -18,6 +18,7 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 import random
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -146,6 +147,9 @@ class ApiClient:
             read_timeout if read_timeout is not None else settings.HTTP_READ_TIMEOUT,
         )
         self.max_attempts = max(1, max_attempts or settings.HTTP_MAX_ATTEMPTS)
+        # HTTP attempts made through this client (progress shows "API calls").
+        self.call_count = 0
+        self._count_lock = threading.Lock()
         self.max_retry_wait = (
             max_retry_wait if max_retry_wait is not None else settings.HTTP_MAX_RETRY_WAIT
         )
@@ -231,6 +235,8 @@ class ApiClient:
         attempt = 0
         while True:
             attempt += 1
+            with self._count_lock:
+                self.call_count += 1
             if self.budget is not None:
                 try:
                     waited += self.budget.acquire(category, max_wait=self.max_retry_wait - waited)
@@ -522,6 +528,14 @@ def post_token_form(
     return post_form(url, data=data, basic_auth=basic_auth, provider=provider).json()
 
 
+def token_call_max_seconds() -> float:
+    """The longest one token-endpoint call can take, retries included (RELIABILITY 10)."""
+    lock_timeout = float(settings.TOKEN_REFRESH_LOCK_TIMEOUT)
+    per_attempt = settings.HTTP_CONNECT_TIMEOUT + settings.HTTP_READ_TIMEOUT
+    attempts = min(settings.HTTP_MAX_ATTEMPTS, TOKEN_MAX_ATTEMPTS)
+    return attempts * per_attempt + min(settings.HTTP_MAX_RETRY_WAIT, lock_timeout / 4)
+
+
 def post_form(
     url: str,
     *,
@@ -535,7 +549,7 @@ def post_form(
     at most ``TOKEN_MAX_ATTEMPTS`` attempts and a quarter of
     ``TOKEN_REFRESH_LOCK_TIMEOUT`` of waiting.
     """
-    lock_timeout = float(getattr(settings, "TOKEN_REFRESH_LOCK_TIMEOUT", 60))
+    lock_timeout = float(settings.TOKEN_REFRESH_LOCK_TIMEOUT)
     with ApiClient(
         provider=provider,
         base_url=url,

@@ -259,7 +259,8 @@ CONTENT_SECURITY_POLICY = {
 # Timing ladder: HTTP timeout < refresh lock timeout < task timeout < retry.
 HTTP_CONNECT_TIMEOUT = env.float("HTTP_CONNECT_TIMEOUT", default=5.0)
 HTTP_READ_TIMEOUT = env.float("HTTP_READ_TIMEOUT", default=30.0)
-TOKEN_REFRESH_LOCK_TIMEOUT = env.int("TOKEN_REFRESH_LOCK_TIMEOUT", default=60)
+# Longer than the slowest token call (3 attempts x (connect + read) + retry waits).
+TOKEN_REFRESH_LOCK_TIMEOUT = env.int("TOKEN_REFRESH_LOCK_TIMEOUT", default=180)
 Q_TASK_TIMEOUT = env.int("Q_TASK_TIMEOUT", default=900)
 Q_CLUSTER = {
     "name": "dsar",
@@ -297,6 +298,9 @@ ZOOM_API_BASE_URL = env.str(
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 HTTP_MAX_RETRY_WAIT = env.float("HTTP_MAX_RETRY_WAIT", default=300.0)
 HTTP_MAX_ATTEMPTS = env.int("HTTP_MAX_ATTEMPTS", default=6)
+# Per-provider, per-category request budgets; see connectors/ratelimit.py for the shape
+# and defaults, e.g. {"zoom": {"light": (30, 1.0)}} for a Zoom Pro account.
+CONNECTOR_RATE_LIMITS = env.json("CONNECTOR_RATE_LIMITS", default={})
 TOKEN_REFRESH_MARGIN = timedelta(minutes=env.int("TOKEN_REFRESH_MARGIN_MINUTES", default=10))
 
 # --- Privacy requests -------------------------------------------------------------

@@ -20,10 +20,10 @@ def test_q_cluster_delivers_at_least_once_without_overlap():
     assert q["ack_failures"] is True
 
 
-def test_timeouts_are_ordered_http_lock_task():
-    assert settings.HTTP_READ_TIMEOUT + settings.HTTP_CONNECT_TIMEOUT < (
-        settings.TOKEN_REFRESH_LOCK_TIMEOUT
-    )
+def test_timeouts_are_ordered_token_call_lock_task():
+    from connectors.http import token_call_max_seconds
+
+    assert token_call_max_seconds() < settings.TOKEN_REFRESH_LOCK_TIMEOUT
     assert settings.TOKEN_REFRESH_LOCK_TIMEOUT < settings.Q_CLUSTER["timeout"]
     # A fetch slice ends well inside the task timeout; a stale heartbeat means a dead worker.
     assert settings.FETCH_SLICE_SECONDS < settings.Q_CLUSTER["timeout"]

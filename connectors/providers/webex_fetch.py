@@ -1,0 +1,419 @@
+"""Webex access fetch: the organisation's meeting instances the subject took part in.
+
+Webex has no "meetings of this person" query that an admin can trust (``hostEmail=``
+misses meetings the subject only joined), so we list every ended or in-progress
+instance of the organisation (``meetingType=meeting``) in explicit time windows,
+read each instance's participants, and keep the instances where a participant's
+email matches the subject (case-insensitive, trimmed). SPEC "Webex" gives the rules
+for what is kept; PROVIDER_APIS 1.4-1.6 the API facts.
+
+Windows: ``meetingType=meeting`` lists at most 10,000 instances even with
+pagination, so a window that returns the cap is halved and listed again (the
+smaller span is kept for the rest of the scan). The checkpoint holds the scan's
+time range, the current window's start and span, the page cursor and counters:
+no tokens and no personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from connectors.concurrency import bounded_map
+from connectors.exceptions import Forbidden, MalformedResponse, NotFound, ScopeMissing
+from connectors.providers.base import Batch
+
+if TYPE_CHECKING:
+    from connectors.http import ApiClient
+
+logger = logging.getLogger(__name__)
+
+MEETINGS_PATH = "/meetings"
+PARTICIPANTS_PATH = "/meetingParticipants"
+PREFERENCES_PATH = "/meetingPreferences"
+MEETING = "meeting"
+MEETING_PREFERENCES = "meeting_preferences"
+PREFERENCES_ID = "meeting_preferences"
+
+PAGE_MAX = 100  # the largest `max` Webex accepts
+INSTANCE_CAP = 10_000  # meetingType=meeting lists no more than this per query
+DEFAULT_WINDOW = timedelta(days=7)
+MIN_WINDOW = timedelta(minutes=1)
+CHECKPOINT_VERSION = 1
+
+# Host attributes: hostEmail, hostDisplayName, hostUserId, hostKey, hostDidJoin, ...
+# (not the participant record's own boolean ``host``).
+_HOST_FIELD = re.compile(r"^host[A-Z_]")
+
+NOTE_PREFERENCES_REFUSED = (
+    "Webex did not allow reading another person's meeting preferences: that needs the "
+    "meeting:admin_preferences_read scope and an administrator role."
+)
+NOTE_PREFERENCES_NOT_FOUND = (
+    "Webex has no meeting preferences for this person (they are not a user of the "
+    "organisation's Webex sites)."
+)
+
+
+def normalise_email(value: Any) -> str:
+    """The form emails are compared in: trimmed and lower-cased ("" for non-strings)."""
+    return value.strip().lower() if isinstance(value, str) else ""
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse(value: Any) -> datetime:
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError("naive timestamp")
+    return moment
+
+
+# --- Scan position (what the checkpoint stores) -----------------------------------------
+
+
+@dataclass
+class ScanState:
+    """Where the scan is; ``checkpoint()`` is enough to continue after a crash."""
+
+    range_from: datetime
+    range_to: datetime
+    window_from: datetime
+    span_seconds: int
+    windows_done: int = 0
+    cursor: str | None = None
+    window_items: int = 0
+    pages: int = 0
+    preferences_done: bool = False
+    meetings_unreadable: int = 0
+    windows_truncated: int = 0
+
+    @classmethod
+    def start(cls, *, now: datetime, lookback_days: int, window: timedelta) -> ScanState:
+        range_to = now.astimezone(UTC).replace(microsecond=0)
+        range_from = range_to - timedelta(days=lookback_days)
+        return cls(
+            range_from=range_from,
+            range_to=range_to,
+            window_from=range_from,
+            span_seconds=max(int(window.total_seconds()), int(MIN_WINDOW.total_seconds())),
+        )
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: dict[str, Any] | None) -> ScanState | None:
+        """The saved position, or None when there is none we understand (start over)."""
+        if not checkpoint or checkpoint.get("webex_scan") != CHECKPOINT_VERSION:
+            return None
+        try:
+            cursor = checkpoint.get("cursor")
+            return cls(
+                range_from=_parse(checkpoint["range_from"]),
+                range_to=_parse(checkpoint["range_to"]),
+                window_from=_parse(checkpoint["window_from"]),
+                span_seconds=int(checkpoint["span_seconds"]),
+                windows_done=int(checkpoint.get("window", 0)),
+                cursor=cursor if isinstance(cursor, str) and cursor else None,
+                window_items=int(checkpoint.get("window_items", 0)),
+                pages=int(checkpoint.get("pages", 0)),
+                preferences_done=bool(checkpoint.get("preferences_done", False)),
+                meetings_unreadable=int(checkpoint.get("meetings_unreadable", 0)),
+                windows_truncated=int(checkpoint.get("windows_truncated", 0)),
+            )
+        except (KeyError, TypeError, ValueError):
+            logger.warning("unreadable webex checkpoint ignored; the scan starts over")
+            return None
+
+    @property
+    def span(self) -> timedelta:
+        return timedelta(seconds=self.span_seconds)
+
+    @property
+    def window_to(self) -> datetime:
+        return min(self.window_from + self.span, self.range_to)
+
+    @property
+    def finished(self) -> bool:
+        return self.window_from >= self.range_to
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {
+            "webex_scan": CHECKPOINT_VERSION,
+            "range_from": _iso(self.range_from),
+            "range_to": _iso(self.range_to),
+            "window": self.windows_done,
+            "window_from": _iso(self.window_from),
+            "span_seconds": self.span_seconds,
+            "cursor": self.cursor,
+            "window_items": self.window_items,
+            "pages": self.pages,
+            "preferences_done": self.preferences_done,
+            "meetings_unreadable": self.meetings_unreadable,
+            "windows_truncated": self.windows_truncated,
+        }
+
+    def progress(self) -> dict[str, Any]:
+        remaining = 0
+        if not self.finished:
+            left = (self.range_to - self.window_from).total_seconds()
+            remaining = math.ceil(left / self.span_seconds)
+        return {
+            "windows_done": self.windows_done,
+            "windows_total": self.windows_done + remaining,
+            "pages": self.pages,
+        }
+
+    def meetings_params(self) -> dict[str, Any]:
+        return {
+            "meetingType": "meeting",
+            "from": _iso(self.window_from),
+            "to": _iso(self.window_to),
+            "max": PAGE_MAX,
+        }
+
+    def end_window(self, cap: int) -> bool:
+        """Close the current window after its last page; True when it must be listed again.
+
+        A window that returned the cap is incomplete: halve the span and list its
+        first half again. At the minimum span, it is counted as truncated instead.
+        """
+        capped = self.window_items >= cap
+        self.cursor = None
+        self.window_items = 0
+        if capped and self.span_seconds > MIN_WINDOW.total_seconds():
+            self.span_seconds = max(self.span_seconds // 2, int(MIN_WINDOW.total_seconds()))
+            return True
+        if capped:
+            self.windows_truncated += 1
+        self.window_from = self.window_to
+        self.windows_done += 1
+        return False
+
+    def meeting_note(self) -> str:
+        notes = []
+        if self.meetings_unreadable:
+            notes.append(
+                f"{self.meetings_unreadable} meeting(s) had no readable participant list "
+                "(deleted or not yet available) and were skipped."
+            )
+        if self.windows_truncated:
+            notes.append(
+                f"{self.windows_truncated} time window(s) held more meetings than Webex "
+                "lists in one query; some meetings in them may be missing."
+            )
+        return " ".join(notes)
+
+
+# --- Attendance and the stored meeting --------------------------------------------------
+
+
+class Attendance:
+    """What we keep from a participant list: the subject's records and the head count.
+
+    People are counted once however often they rejoined (by trimmed, lower-cased
+    email; participants without an email, e.g. phone call-ins, once per record id).
+    Other participants' records are reduced to that count and never kept.
+    """
+
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+        self.subject_records: list[dict[str, Any]] = []
+        self._people: set[str] = set()
+
+    def add(self, records: Iterable[dict[str, Any]]) -> None:
+        for record in records:
+            email = normalise_email(record.get("email"))
+            key = f"email:{email}" if email else f"id:{record.get('id') or len(self._people)}"
+            self._people.add(key)
+            if email == self.subject:
+                self.subject_records.append(record)
+
+    @property
+    def total(self) -> int:
+        return len(self._people)
+
+
+def subject_is_host(meeting: dict[str, Any], attendance: Attendance, subject: str) -> bool:
+    """PROVIDER_APIS 1.4: hostEmail matches (case-insensitively), or the subject's own
+    participant record says they were the host."""
+    if normalise_email(meeting.get("hostEmail")) == subject:
+        return True
+    return any(record.get("host") is True for record in attendance.subject_records)
+
+
+def _without_host_fields(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if not _HOST_FIELD.match(key)}
+
+
+def _only_subject_interpreters(data: dict[str, Any], subject: str) -> dict[str, Any]:
+    """Simultaneous interpreters are other people unless one of them is the subject."""
+    interpretation = data.get("simultaneousInterpretation")
+    if not isinstance(interpretation, dict):
+        return data
+    interpreters = interpretation.get("interpreters")
+    if not isinstance(interpreters, list):
+        return data
+    kept = [
+        item
+        for item in interpreters
+        if isinstance(item, dict) and normalise_email(item.get("email")) == subject
+    ]
+    return {**data, "simultaneousInterpretation": {**interpretation, "interpreters": kept}}
+
+
+def meeting_record(meeting: dict[str, Any], attendance: Attendance, subject: str) -> dict[str, Any]:
+    """The stored meeting: every field, minus host attributes when the host is someone else,
+    plus the subject's own participant record(s) and the counts (SPEC "Webex" 4-8)."""
+    is_host = subject_is_host(meeting, attendance, subject)
+    data = dict(meeting) if is_host else _without_host_fields(meeting)
+    data = _only_subject_interpreters(data, subject)
+    own = (
+        attendance.subject_records
+        if is_host
+        else map(_without_host_fields, attendance.subject_records)
+    )
+    data["subject_participants"] = list(own)
+    data["total_participants"] = attendance.total
+    data["is_1_on_1_conversation"] = attendance.total == 2
+    return data
+
+
+# --- API calls --------------------------------------------------------------------------
+
+
+def read_attendance(client: ApiClient, meeting_id: str, subject: str) -> Attendance | None:
+    """Every page of one instance's participants, reduced as it arrives; None when Webex
+    has no participant list for it (404: deleted, or not yet available)."""
+    attendance = Attendance(subject)
+    try:
+        for page in client.paginate_link(
+            PARTICIPANTS_PATH, params={"meetingId": meeting_id, "max": PAGE_MAX}
+        ):
+            attendance.add(page.items)
+    except NotFound:
+        return None
+    return attendance
+
+
+def preferences_batch(client: ApiClient, email: str, state: ScanState) -> Batch:
+    """The subject's meeting preferences, when Webex lets an admin read them."""
+    note = ""
+    records: list[tuple[str, dict[str, Any]]] = []
+    try:
+        body = client.get(PREFERENCES_PATH, params={"userEmail": email.strip()}).json()
+        records.append((PREFERENCES_ID, body))
+    except (Forbidden, ScopeMissing):
+        note = NOTE_PREFERENCES_REFUSED
+    except NotFound:
+        note = NOTE_PREFERENCES_NOT_FOUND
+    state.preferences_done = True
+    return Batch(
+        MEETING_PREFERENCES,
+        records,
+        checkpoint=state.checkpoint(),
+        progress=state.progress(),
+        note=note,
+    )
+
+
+def _meeting_id(meeting: dict[str, Any]) -> str:
+    meeting_id = meeting.get("id")
+    if not isinstance(meeting_id, str) or not meeting_id:
+        raise MalformedResponse.without_response("meeting without an id", provider="webex")
+    return meeting_id
+
+
+# --- The fetch --------------------------------------------------------------------------
+
+
+def fetch_access(
+    client: ApiClient,
+    email: str,
+    *,
+    checkpoint: dict[str, Any] | None = None,
+    lookback_days: int | None = None,
+    window: timedelta = DEFAULT_WINDOW,
+    instance_cap: int = INSTANCE_CAP,
+    concurrency: int | None = None,
+) -> Iterator[Batch]:
+    """Yield the subject's meeting preferences, then one "meeting" batch per page of the
+    organisation's meeting instances (possibly empty), each with its checkpoint."""
+    subject = normalise_email(email)
+    if not subject:
+        raise ValueError("an email address is required")
+    state = ScanState.from_checkpoint(checkpoint) or ScanState.start(
+        now=timezone.now(),
+        lookback_days=settings.FETCH_LOOKBACK_DAYS if lookback_days is None else lookback_days,
+        window=window,
+    )
+    workers = settings.FETCH_PARTICIPANT_CONCURRENCY if concurrency is None else concurrency
+    if not state.preferences_done:
+        yield preferences_batch(client, email, state)
+    yield from _scan_meetings(client, subject, state, cap=instance_cap, workers=workers)
+
+
+def _scan_meetings(
+    client: ApiClient, subject: str, state: ScanState, *, cap: int, workers: int
+) -> Iterator[Batch]:
+    # Meetings already examined in this run, kept while a capped window is listed again
+    # in smaller pieces, so their participants are not read twice.
+    seen: set[str] = set()
+    relist_until: datetime | None = None
+    while not state.finished:
+        pages = client.paginate_link(
+            MEETINGS_PATH, params=state.meetings_params(), start_cursor=state.cursor
+        )
+        for page in pages:
+            fresh = [m for m in page.items if _meeting_id(m) not in seen]
+            seen.update(_meeting_id(m) for m in fresh)
+            records = _matching_meetings(client, fresh, subject, state, workers)
+            state.pages += 1
+            state.window_items += len(page.items)
+            state.cursor = page.next_cursor
+            if page.next_cursor is None:
+                window_to = state.window_to
+                if state.end_window(cap):
+                    relist_until = max(relist_until or window_to, window_to)
+                elif relist_until is None or state.window_from >= relist_until:
+                    seen.clear()
+                    relist_until = None
+            yield Batch(
+                MEETING,
+                records,
+                checkpoint=state.checkpoint(),
+                progress=state.progress(),
+                note=state.meeting_note(),
+            )
+        # The pager can stop early (max_pages) with state.cursor still set: the loop
+        # continues the same window from that cursor.
+
+
+def _matching_meetings(
+    client: ApiClient,
+    meetings: list[dict[str, Any]],
+    subject: str,
+    state: ScanState,
+    workers: int,
+) -> list[tuple[str, dict[str, Any]]]:
+    attendances = bounded_map(
+        lambda meeting: read_attendance(client, _meeting_id(meeting), subject),
+        meetings,
+        max_workers=workers,
+    )
+    records = []
+    for meeting, attendance in zip(meetings, attendances, strict=True):
+        if attendance is None:
+            state.meetings_unreadable += 1
+            continue
+        if attendance.subject_records:
+            records.append((_meeting_id(meeting), meeting_record(meeting, attendance, subject)))
+    return records

@@ -14,13 +14,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, Paginator
 from django.core.validators import validate_email
-from django.db.models import Count
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from connectors.selectors import connection_list, connection_scope_report
 from portal.api_tokens import api_token_authenticate
 from requests_app.models import PrivacyRequest, Record, Regulation, RequestType
+from requests_app.selectors import privacy_request_record_counts
 from requests_app.services.fetching import fetch_start
 from requests_app.services.intake import request_create
 
@@ -61,13 +61,7 @@ def _get_request(pk: int) -> PrivacyRequest | None:
 
 
 def serialize_request(privacy_request: PrivacyRequest) -> dict[str, Any]:
-    counts: dict[int, dict[str, int]] = {}
-    for row in (
-        Record.objects.filter(result__request=privacy_request)
-        .values("result_id", "object_type")
-        .annotate(n=Count("id"))
-    ):
-        counts.setdefault(row["result_id"], {})[row["object_type"]] = row["n"]
+    counts = privacy_request_record_counts(privacy_request=privacy_request)
     results = privacy_request.results.all().order_by("id")
     return {
         "id": privacy_request.pk,

@@ -8,7 +8,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from connectors.models import Connection
-from requests_app.models import PrivacyRequest, Result
+from requests_app.models import PrivacyRequest, Record, Result
 from requests_app.services.due_dates import due_soon_cutoff
 
 DUE_OVERDUE = "overdue"
@@ -60,6 +60,27 @@ def privacy_request_results(*, privacy_request: PrivacyRequest) -> QuerySet[Resu
     return privacy_request.results.select_related("connection").annotate(
         record_count=Count("records")
     )
+
+
+def privacy_request_record_counts(*, privacy_request: PrivacyRequest) -> dict[int, dict[str, int]]:
+    """Records per object type for each Result of the request: {result id: {type: n}}."""
+    counts: dict[int, dict[str, int]] = {}
+    rows = (
+        Record.objects.filter(result__request=privacy_request)
+        .values("result_id", "object_type")
+        .annotate(n=Count("id"))
+        .order_by("result_id", "object_type")
+    )
+    for row in rows:
+        counts.setdefault(row["result_id"], {})[row["object_type"]] = row["n"]
+    return counts
+
+
+def privacy_request_results_live(*, privacy_request: PrivacyRequest) -> bool:
+    """True while any Result may still change on its own (the page keeps refreshing)."""
+    return privacy_request.results.exclude(
+        status__in=[*Result.FINISHED_STATUSES, Result.Status.PAUSED]
+    ).exists()
 
 
 def privacy_request_duplicates(*, privacy_request: PrivacyRequest) -> QuerySet[PrivacyRequest]:

@@ -136,3 +136,17 @@ def audit_label(action: str) -> str:
     """``request.fetch_started`` → ``Request fetch started``: readable without a lookup table."""
     words = (action or "").replace(".", " ").replace("_", " ").strip()
     return words[:1].upper() + words[1:]
+
+
+@register.filter
+def get_item(mapping: Any, key: Any) -> Any:
+    """``mapping|get_item:key`` for dicts keyed by ids (templates cannot index by variable)."""
+    if isinstance(mapping, dict):
+        return mapping.get(key)
+    return None
+
+
+@register.filter
+def humanize_type(object_type: str) -> str:
+    """``call_log`` → ``Call log``: object types as words."""
+    return str(object_type).replace("_", " ").capitalize()

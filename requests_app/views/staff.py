@@ -17,8 +17,9 @@ from requests_app.forms import (
     PrivacyRequestExtendForm,
     PrivacyRequestFilterForm,
 )
-from requests_app.models import PrivacyRequest
+from requests_app.models import PrivacyRequest, RequestType, Result
 from requests_app.services.due_dates import privacy_request_extend
+from requests_app.services.fetching import fetch_retry, fetch_start
 from requests_app.services.intake import request_create
 
 PAGE_SIZE = 50
@@ -65,6 +66,8 @@ def request_new(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             _add_service_errors(form, exc)
         else:
+            if privacy_request.request_type == RequestType.ACCESS:
+                fetch_start(privacy_request=privacy_request, actor=request.user)
             messages.success(request, f"{privacy_request} created.")
             if privacy_request.possible_duplicate_of_id:
                 messages.warning(
@@ -112,6 +115,52 @@ def request_extend(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@staff_required
+def request_results(request: HttpRequest, pk: int) -> HttpResponse:
+    """The results table alone, polled by the detail page while fetches run."""
+    privacy_request = _get_or_404(pk)
+    return render(request, "requests_app/_results.html", _results_context(privacy_request))
+
+
+@staff_required
+@require_POST
+def request_fetch(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start (or extend to new connections) the API fetch of an access request."""
+    privacy_request = _get_or_404(pk)
+    if privacy_request.request_type != RequestType.ACCESS or not privacy_request.is_open:
+        messages.error(request, "Only open access requests are fetched.")
+    else:
+        results = fetch_start(privacy_request=privacy_request, actor=request.user)
+        messages.success(request, f"Fetching from {len(results)} connection(s).")
+    return redirect("requests:detail", pk=pk)
+
+
+@staff_required
+@require_POST
+def result_retry(request: HttpRequest, pk: int, result_pk: int) -> HttpResponse:
+    privacy_request = _get_or_404(pk)
+    result = privacy_request.results.filter(pk=result_pk).first()
+    if result is None:
+        raise Http404("No such result.")
+    if result.status not in (Result.Status.FAILED, Result.Status.PAUSED):
+        messages.info(request, "That fetch is not failed or paused; nothing to retry.")
+    else:
+        fetch_retry(result=result, actor=request.user)
+        messages.success(
+            request, f"Retrying {result.connection_name}; it resumes where it stopped."
+        )
+    return redirect("requests:detail", pk=pk)
+
+
+def _results_context(privacy_request: PrivacyRequest) -> dict:
+    return {
+        "privacy_request": privacy_request,
+        "results": selectors.privacy_request_results(privacy_request=privacy_request),
+        "record_counts": selectors.privacy_request_record_counts(privacy_request=privacy_request),
+        "live": selectors.privacy_request_results_live(privacy_request=privacy_request),
+    }
+
+
 def _get_or_404(pk: int) -> PrivacyRequest:
     try:
         return selectors.privacy_request_get(pk=pk)
@@ -121,8 +170,7 @@ def _get_or_404(pk: int) -> PrivacyRequest:
 
 def _detail_context(privacy_request: PrivacyRequest, *, extend_form) -> dict:
     return {
-        "privacy_request": privacy_request,
-        "results": selectors.privacy_request_results(privacy_request=privacy_request),
+        **_results_context(privacy_request),
         "duplicates": selectors.privacy_request_duplicates(privacy_request=privacy_request),
         "events": audit_events_for(privacy_request),
         "extend_form": extend_form,

@@ -3,22 +3,7 @@ from django import forms
 from connectors.models import Connection
 
 
-def _style(form: forms.BaseForm) -> None:
-    for name, field in form.fields.items():
-        widget = field.widget
-        css = "form-select" if isinstance(widget, forms.Select) else "form-control"
-        widget.attrs.setdefault("class", css)
-        if field.help_text:
-            widget.attrs.setdefault("aria-describedby", f"id_{name}_help")
-
-
-class StyledForm:
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        _style(self)
-
-
-class ConnectionCreateForm(StyledForm, forms.ModelForm):
+class ConnectionCreateForm(forms.ModelForm):
     client_secret = forms.CharField(
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Stored encrypted; never shown again.",
@@ -63,7 +48,7 @@ class ConnectionUpdateForm(ConnectionCreateForm):
         fields = [f for f in ConnectionCreateForm.Meta.fields if f != "provider"]
 
 
-class ConfirmDeleteForm(StyledForm, forms.Form):
+class ConfirmDeleteForm(forms.Form):
     confirm_name = forms.CharField(
         label="Type the connection's name to confirm",
         help_text="Deleting wipes its tokens. Results already fetched keep the name.",

@@ -33,6 +33,8 @@ def connection_create(
     contact_email: str = "",
     escalation_policy: str = Connection.EscalationPolicy.BLOCK,
     access_mode: str = Connection.AccessMode.API,
+    reminder_days: int = 5,
+    escalation_days: int = 14,
     created_by: User | None = None,
 ) -> Connection:
     connection = Connection(
@@ -43,6 +45,8 @@ def connection_create(
         contact_email=contact_email.strip().lower(),
         escalation_policy=escalation_policy,
         access_mode=access_mode,
+        reminder_days=reminder_days,
+        escalation_days=escalation_days,
         created_by=created_by,
     )
     connection.full_clean()

@@ -39,8 +39,14 @@ class ScopeRequirement:
         return self.families[0].scopes
 
     def best_family(self, granted: set[str]) -> ScopeFamily:
-        """The family closest to being satisfied by ``granted``."""
-        return min(self.families, key=lambda f: len(set(f.scopes) - granted))
+        """The family ``granted`` belongs to: a satisfied one, else the most overlap.
+
+        Ties go to the first (preferred) family.
+        """
+        for family in self.families:
+            if set(family.scopes) <= granted:
+                return family
+        return max(self.families, key=lambda f: len(set(f.scopes) & granted))
 
     def missing(self, granted: set[str] | list[str]) -> list[str]:
         granted = set(granted)

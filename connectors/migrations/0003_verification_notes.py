@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connectors', '0002_initial'),
+        ("connectors", "0002_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='connection',
-            name='verification_notes',
+            model_name="connection",
+            name="verification_notes",
             field=models.TextField(blank=True),
         ),
     ]

@@ -47,7 +47,8 @@ Knobs (``knobs.Knobs``; constructor, CLI ``--knob``, ``/_sim/knobs``, ``configur
 ----------------------------------------------------------------------------------
 ``seed``; ``consent_page`` (False: authorize redirects at once; True: an HTML page with
 ``#approve``/``#deny`` links); ``authorize_users`` (``{"webex"|"zoom": email}``: who signs
-in at authorize instead of the demo admin, e.g. a non-admin); ``code_lifetime_webex``/``code_lifetime_zoom`` (300 s);
+in at authorize instead of the demo admin, e.g. a non-admin);
+``code_lifetime_webex``/``code_lifetime_zoom`` (300 s);
 ``webex_access_lifetime`` (1209599), ``webex_refresh_lifetime`` (90 days),
 ``webex_rotate_refresh`` (False); ``zoom_access_lifetime`` (3599), ``zoom_refresh_lifetime``
 (15 years), ``zoom_reauth_revokes_previous`` (True: a new code exchange for the same

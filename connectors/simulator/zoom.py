@@ -34,23 +34,19 @@ class Caller:
         self.case_sensitive = case_sensitive
 
 
-def _scopes(user_level: list[str], admin_level: list[str]) -> tuple[list[str], list[str]]:
-    return user_level, admin_level
-
-
 # path pattern -> (name, rate category, (user scopes, admin scopes))
 ROUTES: list[tuple[re.Pattern[str], str, str, tuple[list[str], list[str]]]] = [
     (
         re.compile(r"^/users$"),
         "list_users",
         "Medium",
-        _scopes([], ["user:read:list_users:admin", "user:read:admin"]),
+        ([], ["user:read:list_users:admin", "user:read:admin"]),
     ),
     (
         re.compile(r"^/users/([^/]+)$"),
         "get_user",
         "Light",
-        _scopes(
+        (
             ["user:read:user", "user:read", "user_info:read"],
             ["user:read:user:admin", "user:read:admin"],
         ),
@@ -59,15 +55,13 @@ ROUTES: list[tuple[re.Pattern[str], str, str, tuple[list[str], list[str]]]] = [
         re.compile(r"^/users/([^/]+)/settings$"),
         "user_settings",
         "Medium",
-        _scopes(
-            ["user:read:settings", "user:read"], ["user:read:settings:admin", "user:read:admin"]
-        ),
+        (["user:read:settings", "user:read"], ["user:read:settings:admin", "user:read:admin"]),
     ),
     (
         re.compile(r"^/users/([^/]+)/meetings$"),
         "meetings",
         "Medium",
-        _scopes(
+        (
             ["meeting:read:list_meetings", "meeting:read"],
             ["meeting:read:list_meetings:admin", "meeting:read:admin"],
         ),
@@ -76,7 +70,7 @@ ROUTES: list[tuple[re.Pattern[str], str, str, tuple[list[str], list[str]]]] = [
         re.compile(r"^/users/([^/]+)/webinars$"),
         "webinars",
         "Medium",
-        _scopes(
+        (
             ["webinar:read:list_webinars", "webinar:read"],
             ["webinar:read:list_webinars:admin", "webinar:read:admin"],
         ),
@@ -85,7 +79,7 @@ ROUTES: list[tuple[re.Pattern[str], str, str, tuple[list[str], list[str]]]] = [
         re.compile(r"^/users/([^/]+)/recordings$"),
         "recordings",
         "Medium",
-        _scopes(
+        (
             ["cloud_recording:read:list_user_recordings", "recording:read"],
             ["cloud_recording:read:list_user_recordings:admin", "recording:read:admin"],
         ),
@@ -94,13 +88,13 @@ ROUTES: list[tuple[re.Pattern[str], str, str, tuple[list[str], list[str]]]] = [
         re.compile(r"^/phone/users/([^/]+)$"),
         "phone_user",
         "Light",
-        _scopes(["phone:read:user", "phone:read"], ["phone:read:user:admin", "phone:read:admin"]),
+        (["phone:read:user", "phone:read"], ["phone:read:user:admin", "phone:read:admin"]),
     ),
     (
         re.compile(r"^/phone/users/([^/]+)/settings$"),
         "phone_settings",
         "Light",
-        _scopes(
+        (
             ["phone:read:user_setting", "phone:read"],
             ["phone:read:user_setting:admin", "phone:read:admin"],
         ),
@@ -109,7 +103,7 @@ ROUTES: list[tuple[re.Pattern[str], str, str, tuple[list[str], list[str]]]] = [
         re.compile(r"^/phone/users/([^/]+)/call_logs$"),
         "call_logs",
         "Medium",
-        _scopes(
+        (
             ["phone:read:list_call_logs", "phone:read", "phone_call_log:read"],
             ["phone:read:list_call_logs:admin", "phone:read:admin", "phone_call_log:read:admin"],
         ),
@@ -118,7 +112,7 @@ ROUTES: list[tuple[re.Pattern[str], str, str, tuple[list[str], list[str]]]] = [
         re.compile(r"^/phone/users/([^/]+)/voice_mails$"),
         "voice_mails",
         "Medium",
-        _scopes(
+        (
             ["phone:read:list_voicemails", "phone:read", "phone_voicemail:read"],
             ["phone:read:list_voicemails:admin", "phone:read:admin", "phone_voicemail:read:admin"],
         ),
@@ -127,7 +121,7 @@ ROUTES: list[tuple[re.Pattern[str], str, str, tuple[list[str], list[str]]]] = [
         re.compile(r"^/phone/users/([^/]+)/recordings$"),
         "phone_recordings",
         "Medium",
-        _scopes(
+        (
             ["phone:read:list_recordings", "phone:read", "phone_recording:read"],
             ["phone:read:list_recordings:admin", "phone:read:admin", "phone_recording:read:admin"],
         ),

@@ -369,6 +369,9 @@ def _scan_meetings(
     seen: set[str] = set()
     relist_until: datetime | None = None
     while not state.finished:
+        if state.cursor and not state.cursor.startswith(f"{client.base_url}/"):
+            # Saved against another API host (settings changed): list the window again.
+            state.cursor, state.window_items = None, 0
         pages = client.paginate_link(
             MEETINGS_PATH, params=state.meetings_params(), start_cursor=state.cursor
         )

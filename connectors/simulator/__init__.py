@@ -122,7 +122,9 @@ Behaviour choices where PROVIDER_APIS.md says UNCONFIRMED
   omits ``invitePending``/``loginEnabled`` (the spec types them as strings, observed
   responses as booleans; leaving them out keeps the contract test honest).
 - Webex participants' ``joinedTime``/``leftTime`` and meeting times are whole-second UTC
-  (``...Z``); ``meetingNumber`` is hidden on ended instances, as the spec describes.
+  (``...Z``) whatever the ``timezone`` header says (the header only places naive
+  ``from``/``to`` values); ``meetingNumber`` is hidden on ended instances, as the spec
+  describes.
 - Zoom: scopes with ``:admin`` (or classic ``…:admin``) reach every user of the account;
   user-level scopes reach only ``me`` (or the caller's own id/email); otherwise
   400/4711 naming the accepted scopes. ``{userId}`` email lookups are case-insensitive

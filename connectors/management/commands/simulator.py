@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from connectors.simulator import Knobs, start_in_thread
@@ -26,7 +27,7 @@ class Command(BaseCommand):
     help = "Serve the local Webex + Zoom API simulator (Ctrl-C to stop)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--port", type=int, default=9100)
+        parser.add_argument("--port", type=int, default=getattr(settings, "SIMULATOR_PORT", 9100))
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--seed", type=int, default=None)
         parser.add_argument(

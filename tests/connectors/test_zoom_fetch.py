@@ -7,7 +7,7 @@ Counts are compared with the simulator's independently computed truth
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 import requests
@@ -466,3 +466,45 @@ def test_429s_with_and_without_headers_lose_nothing(zoom, fake_clock):
     assert statuses(zoom)[429] == 5
     assert 7.0 in fake_clock.sleeps  # Retry-After honoured
     assert notes(batches) == {}
+
+
+# --- Window arithmetic and later resumes -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [
+        (date(2025, 3, 31), date(2026, 3, 31)),
+        (date(2025, 9, 30), date(2026, 3, 31)),
+        (date(2024, 1, 31), date(2024, 3, 1)),  # leap February
+        (date(2026, 3, 31), date(2026, 3, 31)),  # a single day
+    ],
+)
+def test_month_windows_tile_the_range_each_shorter_than_a_month(first, last):
+    windows = zoom_fetch.month_windows(first, last)
+
+    assert windows[0][0] == first and windows[-1][1] == last
+    check_windows(windows)
+
+
+def test_a_resume_weeks_later_keeps_phone_windows_inside_six_months(zoom):
+    client = client_for(zoom)
+    batches = zoom_fetch.fetch_access(client, SUBJECT_EMAIL, page_size=4)
+    for batch in batches:
+        if batch.object_type == "phone_user":
+            checkpoint = batch.checkpoint
+            batches.close()
+            break
+
+    later = FROZEN + timedelta(days=40)
+    with time_machine.travel(later, tick=True):
+        zoom.state.clear_log()
+        rest = list(zoom_fetch.fetch_access(client, SUBJECT_EMAIL, checkpoint=checkpoint))
+
+    assert set(statuses(zoom)) == {200}
+    floor = six_months_before(later.date())
+    phone = window_requests(zoom, "/call_logs") + window_requests(zoom, "/voice_mails")
+    assert phone and all(start >= floor for start, _ in phone)
+    # The windows still end where the fetch started: the request is answered as of then.
+    assert max(end for _, end in phone) == TODAY
+    assert rest[-1].progress["windows_done"] == rest[-1].progress["windows_total"]

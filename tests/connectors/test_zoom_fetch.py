@@ -7,6 +7,7 @@ Counts are compared with the simulator's independently computed truth
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -15,6 +16,7 @@ import time_machine
 
 from connectors import clock, http
 from connectors.clients import api_client_for
+from connectors.exceptions import ScopeMissing
 from connectors.models import Connection
 from connectors.providers import zoom_fetch
 from connectors.providers.base import SubjectNotFound
@@ -74,6 +76,10 @@ def fake_clock(monkeypatch):
         yield fake
 
 
+def client_token(sim) -> str:
+    return Connection.objects.get(provider="zoom").access_token
+
+
 def subject_user_id(sim) -> str:
     return sim.state.expected_zoom_counts(SUBJECT_STORED_EMAIL)["user_id"]
 
@@ -103,6 +109,12 @@ def test_full_account_subject_matches_truth_exactly(zoom):
         ]
     )
     assert "cursor" not in final.checkpoint
+    # Checkpoints hold ids, dates and unit keys: no email, no token, and stay small.
+    connection_tokens = {client_token(zoom)}
+    for batch in batches:
+        text = json.dumps(batch.checkpoint)
+        assert "@" not in text and len(text) < 1000
+        assert not any(token in text for token in connection_tokens)
 
 
 def test_batches_and_checkpoints_come_out_in_a_fixed_order(zoom):
@@ -369,6 +381,13 @@ def test_pending_user_found_by_the_scan_is_looked_up_by_the_stored_email(zoom):
     scans = [e.query["status"][0] for e in zoom.requests("zoom", "/zoom/v2/users") if e.query]
     assert scans[-3:] == ["active", "inactive", "pending"]
     assert zoom.requests("zoom")[-1].path == f"/zoom/v2/users/{ZOOM_PENDING_EMAIL}"
+
+
+def test_without_the_user_read_scope_the_whole_fetch_fails(zoom):
+    scopes = [s for s in ZOOM_GRANULAR_SCOPES if s != "user:read:user:admin"]
+
+    with pytest.raises(ScopeMissing):
+        fetch_all(client_for(zoom, scopes=scopes), SUBJECT_EMAIL)
 
 
 def test_without_the_list_scope_the_scan_is_skipped(zoom):

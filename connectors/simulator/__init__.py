@@ -107,6 +107,13 @@ Behaviour choices where PROVIDER_APIS.md says UNCONFIRMED
 - Webex token errors: ``{message, errors, trackingId, error}``; 401 ``invalid_client``
   for bad credentials (a Basic header is not accepted), 400 ``invalid_grant`` otherwise.
   No ``scope`` in the token response; the refresh token stays the same (knob rotates).
+- Webex authorize requires ``scope`` (a subset of the registered scopes, else
+  ``invalid_scope``); Zoom ignores ``scope`` and grants the app's configured scopes.
+  Admin scopes only count for a person with an admin role (``Ada.Admin``).
+- Webex ``GET /meetings`` enforces no maximum ``from``/``to`` span; lists are sorted by
+  start time; with ``meetingType=meeting`` listing silently stops after
+  ``webex_instance_cap`` instances (no error, no further ``next`` link). 429s carry
+  ``Retry-After`` in whole seconds until the per-token window frees a slot.
 - Webex ``hostEmail`` without the admin scope and an admin role is ignored (own meetings
   are listed); an unknown ``hostEmail`` gives an empty list. ``max`` outside 1..100 or
   ``max=null`` is a 400. The next URL is opaque (``cursor=``) and the query is
@@ -137,9 +144,15 @@ Behaviour choices where PROVIDER_APIS.md says UNCONFIRMED
   ``previous_meetings`` = ended and unexpired; instant and expired meetings never list.
 - Zoom recordings: ``from``/``to`` only as ``yyyy-mm-dd``; ``from`` defaults to today,
   ``to`` to ``from`` + 1 day; ``to`` may be at most one calendar month after ``from``
-  (both dates inclusive). Phone history also accepts ``yyyy-MM-ddTHH:mm:ssZ``. Phone history:
-  ``to`` is required with ``from`` for call logs; ``from`` older than six calendar months
-  before today is a 400/300; voicemails and recordings default to the last 30 days.
+  (both dates inclusive).
+- Zoom Phone history also accepts ``yyyy-MM-ddTHH:mm:ssZ``; ``to`` is required with
+  ``from`` for call logs (400/300); ``from`` older than six calendar months before today
+  is a 400/300; call logs default to the last 24 hours, voicemails and recordings to the
+  last 30 days; a ``to`` date covers that whole day.
+- Zoom pending users appear only with ``status=pending`` and without ``id``; they can
+  still be fetched by email (the 1120 invitation error is not simulated). Deleted users
+  and 4735 are not simulated. Refresh tokens live 15 years (knob); the old access
+  token stays valid until it expires after a refresh.
 - Zoom revoke answers ``{"status": "success"}``; an unknown token 400 ``invalid_request``.
 - Zoom QPS 429s carry ``X-RateLimit-Category/Type/Limit/Remaining`` but no ``Retry-After``
   (knob adds seconds); daily-limit 429s carry ``Retry-After`` as an ISO timestamp of the

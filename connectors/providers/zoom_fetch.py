@@ -158,7 +158,7 @@ def build_plan(user_id: str, anchor: date, lookback_days: int) -> list[Unit]:
                 f"{object_type}:{start}",
                 object_type,
                 f"{phone}/{endpoint}",
-                "recordings" if endpoint == "recordings" else endpoint,
+                endpoint,  # the list's key in the response is named like the endpoint
                 (("from", start.isoformat()), ("to", end.isoformat()), *extra),
                 phone_history=True,
             )
@@ -178,8 +178,16 @@ def phone_user_unit(user_id: str) -> Unit:
 
 @dataclass
 class Progress:
-    """What the checkpoint holds: ids, dates, unit keys and one page token; never tokens
-    for the API or personal data."""
+    """Where a fetch stands; its JSON form is the pipeline's checkpoint.
+
+    ``{"v": 1, "anchor": "2026-03-31", "user_id": "<zoom id>", "done": ["meeting",
+    "recording:2025-03-31", ...], "cursor": {"unit": "call_log:2025-10-30",
+    "next_page_token": "..."}, "pages": 17}``: ids, dates, unit keys and one Zoom
+    page token; never an access token or personal data. ``anchor`` is the day the
+    fetch started; windows are computed from it, so a resume on a later day meets
+    the same unit keys. Object types whose units are all done collapse to the
+    type's name, which keeps the checkpoint small.
+    """
 
     anchor: date
     user_id: str | None = None

@@ -56,15 +56,6 @@ def fake_clock(monkeypatch):
 def pipeline(monkeypatch):
     """The real pipeline with enqueueing switched off (tests run each attempt themselves)."""
     monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: None)
-    real = clients.api_client_for
-
-    def api_client_for(connection):
-        client = real(connection)
-        if not hasattr(client, "call_count"):
-            client.call_count = 0  # the pipeline's progress counter; see the report
-        return client
-
-    monkeypatch.setattr(clients, "api_client_for", api_client_for)
 
 
 def uid(sim) -> str:
@@ -105,6 +96,7 @@ def test_pipeline_stores_exact_counts_with_progress(zoom, pipeline):
     result.refresh_from_db()
     assert stored_counts(result) == expected_counts(zoom, SUBJECT_EMAIL)
     assert result.progress["windows_done"] == result.progress["windows_total"] == 45
+    assert result.progress["api_calls"] == len(zoom.requests("zoom", "/zoom/v2/"))
     assert "notes" not in result.progress
     assert result.request.status == PrivacyRequest.Status.IN_REVIEW
 

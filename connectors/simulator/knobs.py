@@ -70,7 +70,8 @@ class FaultRule:
     """A scripted fault: the next `count` matching requests get this response.
 
     `kind` is "status" (status/headers/body as given), "bad_json", "html" or "slow"
-    (sleep `delay` seconds, then answer normally).
+    (sleep `delay` seconds, then answer normally). `skip` lets the first matching
+    requests through untouched, so a test can fail, say, the third page of a list.
     """
 
     provider: str | None = None
@@ -82,6 +83,7 @@ class FaultRule:
     count: int = 1
     kind: str = "status"
     delay: float = 0.0
+    skip: int = 0  # let this many matching requests through first (e.g. fail page 3)
 
     def matches(self, provider: str, method: str, path: str) -> bool:
         if self.count <= 0:

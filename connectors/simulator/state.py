@@ -334,6 +334,9 @@ class SimulatorState:
         with self.lock:
             for rule in self.faults:
                 if rule.matches(provider, method, path):
+                    if rule.skip > 0:
+                        rule.skip -= 1
+                        return None
                     rule.count -= 1
                     return rule
             return None

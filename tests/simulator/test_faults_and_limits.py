@@ -205,3 +205,12 @@ def test_concurrent_clients_are_served_consistently(simulator, zoom_token):
         statuses = list(pool.map(lambda p: zget(simulator, p, zoom_token).status_code, paths))
     assert statuses == [200] * len(paths)
     assert len(simulator.requests("zoom")) == len(paths)
+
+
+def test_scripted_fault_can_skip_the_first_matches(simulator, zoom_token):
+    simulator.fault(provider="zoom", path_prefix="/zoom/v2/users/me", status=502, skip=2)
+    statuses = [zget(simulator, "/users/me", zoom_token).status_code for _ in range(4)]
+    assert statuses == [200, 200, 502, 200]
+    simulator.fault(provider="zoom", path_prefix="/zoom/v2/", status=500, count=5)
+    simulator.clear_faults()
+    assert zget(simulator, "/users/me", zoom_token).status_code == 200

@@ -29,7 +29,8 @@ Control endpoints (JSON bodies; never part of the provider surface)
 - ``GET|POST /_sim/knobs``: read or change knobs at runtime.
 - ``POST /_sim/faults`` (a ``FaultRule``: ``provider``, ``path_prefix``, ``method``,
   ``status``, ``headers``, ``body``, ``count``, ``skip`` (let the first N matches
-  through), ``kind`` = status|bad_json|html|slow, ``delay``), ``GET /_sim/faults``, ``DELETE /_sim/faults``.
+  through), ``kind`` = status|bad_json|html|slow, ``delay``), ``GET /_sim/faults``,
+  ``DELETE /_sim/faults``.
 - ``GET /_sim/requests?provider=&path_prefix=``, ``DELETE /_sim/requests``: the request log
   (provider, method, path, query with secrets redacted, status, token_fingerprint = first
   12 hex digits of the token's SHA-256; token values are never stored).

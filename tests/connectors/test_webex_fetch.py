@@ -144,14 +144,6 @@ def webex_connection(sim, **mint_options: Any) -> Connection:
     )
 
 
-def client_for(connection: Connection) -> ApiClient:
-    client = api_client_for(connection)
-    if not hasattr(client, "call_count"):
-        # The pipeline reads ApiClient.call_count, which http.py gains separately.
-        client.call_count = 0
-    return client
-
-
 # --- fixtures -------------------------------------------------------------------------
 
 
@@ -435,7 +427,7 @@ def test_unknown_person_has_no_preferences_and_no_meetings(webex):
 def test_preferences_are_read_for_the_subject_through_a_connection(webex, db):
     connection = webex_connection(webex)
     batches = list(
-        fetch_access(client_for(connection), "  Dana.KOWALSKI@acme.example ", lookback_days=1)
+        fetch_access(api_client_for(connection), "  Dana.KOWALSKI@acme.example ", lookback_days=1)
     )
     prefs = stored(batches)[(MEETING_PREFERENCES, PREFERENCES_ID)]
     assert prefs["personalMeetingRoom"]["topic"] == "Dana Kowalski's Personal Room"
@@ -455,9 +447,8 @@ def pipeline_result(connection: Connection) -> Result:
 
 @pytest.fixture
 def pipeline(monkeypatch):
-    """Run fetches inline: no task queue, and clients get ``call_count`` if needed."""
+    """Run fetches inline, without the task queue."""
     monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: None)
-    monkeypatch.setattr("connectors.clients.api_client_for", client_for)
 
 
 def stored_records(result: Result) -> dict[tuple[str, str], dict[str, Any]]:
@@ -527,7 +518,6 @@ def test_pipeline_resumes_after_a_failure_without_refetching_finished_windows(
     webex.state.clear_log()
     monkeypatch.undo()  # the real fetcher, no more interruptions
     monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: None)
-    monkeypatch.setattr("connectors.clients.api_client_for", client_for)
     Result.objects.filter(pk=result.pk).update(next_attempt_at=None)
     assert fetching.fetch_execute(result_id=result.pk) == Result.Status.SUCCEEDED
 

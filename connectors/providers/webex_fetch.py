@@ -48,6 +48,13 @@ INSTANCE_CAP = 10_000  # meetingType=meeting lists no more than this per query
 DEFAULT_WINDOW = timedelta(days=7)
 MIN_WINDOW = timedelta(minutes=1)
 CHECKPOINT_VERSION = 1
+# Participants: the join-time filter defaults to 7 days and may span at most 90, and
+# the meeting-start filter defaults to the last month (PROVIDER_APIS 1.5, 3.1). We
+# never rely on those defaults: both ranges are given explicitly around the instance.
+JOIN_LEAD = timedelta(days=1)  # joins before the recorded start (lobby, clock skew)
+JOIN_SPAN = timedelta(days=89)  # inside the 90-day limit
+JOIN_LEEWAY = timedelta(minutes=5)  # past "now", for an in-progress meeting's latest joins
+START_MARGIN = timedelta(days=1)
 
 # Host attributes: hostEmail, hostDisplayName, hostUserId, hostKey, hostDidJoin, ...
 # (not the participant record's own boolean ``host``).
@@ -290,14 +297,34 @@ def meeting_record(meeting: dict[str, Any], attendance: Attendance, subject: str
 # --- API calls --------------------------------------------------------------------------
 
 
-def read_attendance(client: ApiClient, meeting_id: str, subject: str) -> Attendance | None:
+def participant_params(meeting: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Query for one instance's participants, with explicit join and start ranges.
+
+    Without a readable ``start`` only the id is sent (Webex then applies its defaults).
+    """
+    params: dict[str, Any] = {"meetingId": _meeting_id(meeting), "max": PAGE_MAX}
+    try:
+        start = _parse(meeting.get("start"))
+    except ValueError:
+        return params
+    join_from = start - JOIN_LEAD
+    join_to = max(min(join_from + JOIN_SPAN, now + JOIN_LEEWAY), start + JOIN_LEEWAY)
+    params.update(
+        joinTimeFrom=_iso(join_from),
+        joinTimeTo=_iso(join_to),
+        meetingStartTimeFrom=_iso(start - START_MARGIN),
+        meetingStartTimeTo=_iso(start + START_MARGIN),
+    )
+    return params
+
+
+def read_attendance(client: ApiClient, meeting: dict[str, Any], subject: str) -> Attendance | None:
     """Every page of one instance's participants, reduced as it arrives; None when Webex
     has no participant list for it (404: deleted, or not yet available)."""
     attendance = Attendance(subject)
+    params = participant_params(meeting, timezone.now())
     try:
-        for page in client.paginate_link(
-            PARTICIPANTS_PATH, params={"meetingId": meeting_id, "max": PAGE_MAX}
-        ):
+        for page in client.paginate_link(PARTICIPANTS_PATH, params=params):
             attendance.add(page.items)
     except NotFound:
         return None
@@ -408,7 +435,7 @@ def _matching_meetings(
     workers: int,
 ) -> list[tuple[str, dict[str, Any]]]:
     attendances = bounded_map(
-        lambda meeting: read_attendance(client, _meeting_id(meeting), subject),
+        lambda meeting: read_attendance(client, meeting, subject),
         meetings,
         max_workers=workers,
     )

@@ -300,6 +300,16 @@ def test_participants_of_every_instance_read_on_every_page(full_scan):
     start = full_scan["started"] - timedelta(days=FULL_LOOKBACK)
     listed = {i.id for i in org.instances if start <= i.start < full_scan["started"]}
     assert set(per_meeting) == listed
+    # Explicit join and start ranges around each instance, never the API's defaults.
+    starts = {i.id: i.start for i in org.instances}
+    for request in log:
+        if "cursor" in request.query:
+            continue
+        q = {k: parse(v[0]) for k, v in request.query.items() if k not in ("meetingId", "max")}
+        start = starts[request.query["meetingId"][0]]
+        assert q["joinTimeFrom"] < start < q["joinTimeTo"]
+        assert q["joinTimeTo"] - q["joinTimeFrom"] <= timedelta(days=90)
+        assert q["meetingStartTimeFrom"] < start < q["meetingStartTimeTo"]
     titles = {i.id: i.title for i in org.instances}
     pages = {titles[m]: n for m, n in per_meeting.items() if n > 1}
     assert pages == {"All hands": 2, "Town hall \u2013 全员大会": 3}

@@ -17,6 +17,7 @@ from connectors.providers.webex_fetch import (
     fetch_access,
     meeting_record,
     normalise_email,
+    participant_params,
 )
 from connectors.ratelimit import RateBudget
 from connectors.simulator.seed import SUBJECT_EMAIL
@@ -126,6 +127,26 @@ def test_the_subjects_own_meeting_keeps_its_host_attributes():
 def test_a_lone_subject_is_not_a_conversation():
     record = meeting_record(meeting(), attendance(participant(SUBJECT)), SUBJECT)
     assert record["total_participants"] == 1 and record["is_1_on_1_conversation"] is False
+
+
+def test_participant_queries_pass_explicit_ranges_around_the_instance():
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    old = participant_params(meeting(start="2025-06-01T09:00:00Z"), now)
+    assert old == {
+        "meetingId": meeting()["id"],
+        "max": 100,
+        "joinTimeFrom": "2025-05-31T09:00:00Z",
+        "joinTimeTo": "2025-08-28T09:00:00Z",  # 89 days: inside Webex's 90-day limit
+        "meetingStartTimeFrom": "2025-05-31T09:00:00Z",
+        "meetingStartTimeTo": "2025-06-02T09:00:00Z",
+    }
+    live = participant_params(meeting(start="2026-03-01T11:00:00+01:00"), now)
+    assert live["joinTimeFrom"] == "2026-02-28T10:00:00Z"
+    assert live["joinTimeTo"] == "2026-03-01T12:05:00Z"  # not far into the future
+    assert participant_params(meeting(start=None), now) == {
+        "meetingId": meeting()["id"],
+        "max": 100,
+    }
 
 
 def test_scan_state_round_trips_and_splits_a_capped_window():

@@ -300,21 +300,23 @@ def meeting_record(meeting: dict[str, Any], attendance: Attendance, subject: str
 def participant_params(meeting: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Query for one instance's participants, with explicit join and start ranges.
 
-    Without a readable ``start`` only the id is sent (Webex then applies its defaults).
+    In-progress instances get no join range: live participants may carry a
+    1970-01-01 ``joinedTime`` (PROVIDER_APIS 1.5), and they all joined within the
+    default 7 days anyway. Without a readable ``start`` only the id is sent.
     """
     params: dict[str, Any] = {"meetingId": _meeting_id(meeting), "max": PAGE_MAX}
     try:
         start = _parse(meeting.get("start"))
     except ValueError:
         return params
-    join_from = start - JOIN_LEAD
-    join_to = max(min(join_from + JOIN_SPAN, now + JOIN_LEEWAY), start + JOIN_LEEWAY)
     params.update(
-        joinTimeFrom=_iso(join_from),
-        joinTimeTo=_iso(join_to),
         meetingStartTimeFrom=_iso(start - START_MARGIN),
         meetingStartTimeTo=_iso(start + START_MARGIN),
     )
+    if meeting.get("state") != "inProgress":
+        join_from = start - JOIN_LEAD
+        join_to = max(min(join_from + JOIN_SPAN, now + JOIN_LEEWAY), start + JOIN_LEEWAY)
+        params.update(joinTimeFrom=_iso(join_from), joinTimeTo=_iso(join_to))
     return params
 
 

@@ -140,9 +140,12 @@ def test_participant_queries_pass_explicit_ranges_around_the_instance():
         "meetingStartTimeFrom": "2025-05-31T09:00:00Z",
         "meetingStartTimeTo": "2025-06-02T09:00:00Z",
     }
-    live = participant_params(meeting(start="2026-03-01T11:00:00+01:00"), now)
-    assert live["joinTimeFrom"] == "2026-02-28T10:00:00Z"
-    assert live["joinTimeTo"] == "2026-03-01T12:05:00Z"  # not far into the future
+    recent = participant_params(meeting(start="2026-03-01T11:00:00+01:00"), now)
+    assert recent["joinTimeFrom"] == "2026-02-28T10:00:00Z"
+    assert recent["joinTimeTo"] == "2026-03-01T12:05:00Z"  # not far into the future
+    live = participant_params(meeting(start="2026-03-01T11:00:00Z", state="inProgress"), now)
+    assert "joinTimeFrom" not in live and "joinTimeTo" not in live
+    assert live["meetingStartTimeFrom"] == "2026-02-28T11:00:00Z"
     assert participant_params(meeting(start=None), now) == {
         "meetingId": meeting()["id"],
         "max": 100,

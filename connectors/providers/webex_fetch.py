@@ -1,7 +1,8 @@
 """Webex access fetch: the organisation's meeting instances the subject took part in.
 
-Webex has no "meetings of this person" query that an admin can trust (``hostEmail=``
-misses meetings the subject only joined), so we list every ended or in-progress
+Webex has no complete "meetings of this person" query (``hostEmail=`` covers only
+meetings a user of the admin's sites hosted or was invited to, not ones they joined
+through a forwarded link, nor external people), so we list every ended or in-progress
 instance of the organisation (``meetingType=meeting``) in explicit time windows,
 read each instance's participants, and keep the instances where a participant's
 email matches the subject (case-insensitive, trimmed). SPEC "Webex" gives the rules

@@ -263,7 +263,7 @@ HTTP_READ_TIMEOUT = env.float("HTTP_READ_TIMEOUT", default=30.0)
 TOKEN_REFRESH_LOCK_TIMEOUT = env.int("TOKEN_REFRESH_LOCK_TIMEOUT", default=180)
 Q_TASK_TIMEOUT = env.int("Q_TASK_TIMEOUT", default=900)
 Q_CLUSTER = {
-    "name": "dsar",
+    "name": env.str("Q_CLUSTER_NAME", default="dsar"),
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": Q_TASK_TIMEOUT,
     "retry": int(Q_TASK_TIMEOUT * 1.4),

@@ -242,7 +242,8 @@ def _claim(result_id: int) -> tuple[Result, uuid.UUID] | None:
     stale = now - timedelta(seconds=settings.FETCH_STALE_AFTER_SECONDS)
     with transaction.atomic():
         result = (
-            Result.objects.select_for_update()
+            # Lock only the Result row: the connection join is an outer join (nullable FK).
+            Result.objects.select_for_update(of=("self",))
             .select_related("request", "connection")
             .filter(pk=result_id)
             .first()

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.utils import timezone
-from django_q.models import OrmQ
 
 from connectors.exceptions import GrantRevoked, RateLimited, Transient
 from connectors.models import Connection
@@ -259,7 +258,19 @@ def test_start_creates_one_result_per_api_connection_and_enqueues_ids_only(
 ):
     from django_q.conf import Conf
 
-    monkeypatch.setattr(Conf, "SYNC", False)  # keep the task in the ORM queue to inspect
+    packages = []
+
+    class RecordingBroker:
+        """Stands in for whichever broker is configured (ORM or Redis): keeps the package."""
+
+        list_key = "test"
+
+        def enqueue(self, package):
+            packages.append(package)
+            return "1"
+
+    monkeypatch.setattr(Conf, "SYNC", False)
+    monkeypatch.setattr("django_q.tasks.get_broker", lambda *args: RecordingBroker())
     active = ConnectionFactory(connected=True, access_token="SENTINEL-token-q2")
     paused = ConnectionFactory(connected=True, status=Connection.Status.NEEDS_REAUTH)
     ConnectionFactory()  # never connected
@@ -271,9 +282,8 @@ def test_start_creates_one_result_per_api_connection_and_enqueues_ids_only(
     assert statuses == {active.pk: Result.Status.QUEUED, paused.pk: Result.Status.PAUSED}
     from django_q.signing import SignedPackage
 
-    packages = [SignedPackage.loads(q.payload) for q in OrmQ.objects.all()]
     assert len(packages) == 1
-    task = packages[0]
+    task = SignedPackage.loads(packages[0])
     assert task["args"] == (next(r.pk for r in results if r.connection_id == active.pk),)
     assert all(isinstance(a, int) for a in task["args"])
     assert not task["kwargs"]

@@ -10,7 +10,7 @@ os.environ.setdefault("FIELD_ENCRYPTION_KEY", Fernet.generate_key().decode())
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
 
 from portal.settings import *  # noqa: F403
-from portal.settings import CACHES, DATABASES, DATA_DIR, Q_CLUSTER, REDIS_URL
+from portal.settings import CACHES, DATA_DIR, DATABASES, Q_CLUSTER, REDIS_URL
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -1,15 +1,8 @@
 """django-q2 and timeout settings hold the ordering the reliability bar asks for."""
 
-import os
-import secrets
-import subprocess
-import sys
-from pathlib import Path
-
-from cryptography.fernet import Fernet
 from django.conf import settings
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.portal.helpers import production_env, run_python
 
 
 def test_q_cluster_delivers_at_least_once_without_overlap():
@@ -31,30 +24,8 @@ def test_timeouts_are_ordered_token_call_lock_task():
 
 
 def test_django_q_conf_imports_without_warnings_in_production(tmp_path):
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "DJANGO_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "ALLOWED_HOSTS": "portal.example.com",
-        "PORTAL_BASE_URL": "https://portal.example.com",
-        "REDIS_URL": "redis://127.0.0.1:6379/0",
-        "DATA_DIR": str(tmp_path / "data"),
-    }
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-W",
-            "error",
-            "-c",
-            "import django; django.setup(); import django_q.conf",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = run_python(
+        ["-W", "error", "-c", "import django; django.setup(); import django_q.conf"],
+        production_env(tmp_path),
     )
     assert result.returncode == 0, result.stderr

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +11,7 @@ from cryptography.fernet import Fernet
 from django.urls import reverse
 
 from tests.factories import TEST_PASSWORD
+from tests.portal.helpers import production_env, run_python
 
 pytestmark = pytest.mark.django_db
 
@@ -117,36 +114,9 @@ def test_cookie_flags_with_production_cookie_settings(client, settings, staff_us
 # --- Production settings, in a fresh interpreter --------------------------------------
 
 
-def _prod_env(tmp_path, **overrides) -> dict[str, str]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "DJANGO_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "ALLOWED_HOSTS": "portal.example.com",
-        "PORTAL_BASE_URL": "https://portal.example.com",
-        "REDIS_URL": "redis://127.0.0.1:6379/0",
-        "DATA_DIR": str(tmp_path / "data"),
-    }
-    for key, value in overrides.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
-
-
-def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
-
-
 def test_check_deploy_passes_with_production_settings(tmp_path):
-    result = _run(
-        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"], _prod_env(tmp_path)
+    result = run_python(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"], production_env(tmp_path)
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -154,7 +124,7 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEY", "ALLOWED_HOSTS"])
 def test_production_refuses_to_start_without_secrets(tmp_path, missing):
-    result = _run(["manage.py", "check"], _prod_env(tmp_path, **{missing: None}))
+    result = run_python(["manage.py", "check"], production_env(tmp_path, **{missing: None}))
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert f"{missing} must be set when DJANGO_ENV=production." in result.stderr
@@ -186,8 +156,8 @@ print(json.dumps({
 
 def test_production_settings_values(tmp_path):
     new, old = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    env = _prod_env(tmp_path, FIELD_ENCRYPTION_KEY=f"{new}, {old}")
-    result = _run(["-c", _PRINT_SETTINGS], env)
+    env = production_env(tmp_path, FIELD_ENCRYPTION_KEY=f"{new}, {old}")
+    result = run_python(["-c", _PRINT_SETTINGS], env)
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)
     assert values["keys"] == [new, old]  # several keys: rotation
@@ -208,8 +178,8 @@ def test_production_settings_values(tmp_path):
 
 def test_field_encryption_key_must_differ_from_secret_key(tmp_path):
     key = Fernet.generate_key().decode()
-    result = _run(
-        ["manage.py", "check"], _prod_env(tmp_path, SECRET_KEY=key, FIELD_ENCRYPTION_KEY=key)
+    result = run_python(
+        ["manage.py", "check"], production_env(tmp_path, SECRET_KEY=key, FIELD_ENCRYPTION_KEY=key)
     )
     assert result.returncode != 0
     assert "FIELD_ENCRYPTION_KEY must differ from SECRET_KEY" in result.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -15,7 +14,6 @@ from tests.portal.helpers import production_env, run_python
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _csp(response) -> dict[str, str]:

@@ -350,3 +350,50 @@ def test_eight_threads_refresh_once_and_share_the_new_token(simulator):
     stored = Connection.objects.get(pk=connection.pk)
     assert stored.access_token == tokens[0]
     assert stored.status == Connection.Status.ACTIVE
+
+
+@pytest.mark.django_db
+def test_reconnecting_resumes_the_fetches_the_lost_grant_paused(
+    monkeypatch, staff_user, django_capture_on_commit_callbacks
+):
+    from connectors.providers.base import TokenSet
+    from requests_app.models import Result
+    from requests_app.services import fetching
+    from tests.factories import ResultFactory
+
+    enqueued = []
+    monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: enqueued.append(result_id))
+    connection = ConnectionFactory(connected=True, status=Connection.Status.NEEDS_REAUTH)
+    paused = ResultFactory(
+        connection=connection,
+        status=Result.Status.PAUSED,
+        error_code="needs_reauth",
+        checkpoint={"next_page": 3},
+    )
+    tokens = TokenSet("at-new", "rt-new", 3600, None, ("meeting:schedules_read",))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.connection_store_authorization(
+            connection_id=connection.pk, tokens=tokens, actor=staff_user
+        )
+    paused.refresh_from_db()
+    assert paused.status == Result.Status.QUEUED
+    assert paused.checkpoint == {"next_page": 3}  # continues, does not start over
+    assert enqueued == [paused.pk]
+    assert Connection.objects.get(pk=connection.pk).status == Connection.Status.ACTIVE
+
+
+@pytest.mark.django_db
+def test_more_scopes_than_requested_are_recorded_and_flagged(staff_user, caplog):
+    from connectors.providers.base import TokenSet
+
+    connection = ConnectionFactory(provider="zoom")
+    granted = (*ZOOM_FULL.scopes, "user:write:admin")
+    services.connection_store_authorization(
+        connection_id=connection.pk,
+        tokens=TokenSet("at", "rt", 3599, None, granted),
+        actor=staff_user,
+    )
+    event = AuditEvent.objects.get(action="connection.authorised")
+    assert event.details["scopes_excess"] == ["user:write:admin"]
+    assert event.details["scopes_missing"] == []
+    assert "more scopes than requested" in caplog.text

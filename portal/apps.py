@@ -7,3 +7,4 @@ class PortalConfig(AppConfig):
 
     def ready(self) -> None:
         from portal import checks  # noqa: F401  (registers system checks)
+        from portal import middleware  # noqa: F401  (connects the MFA signal receivers)

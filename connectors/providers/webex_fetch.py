@@ -29,7 +29,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from connectors.concurrency import bounded_map
-from connectors.exceptions import Forbidden, MalformedResponse, NotFound, ScopeMissing
+from connectors.exceptions import MalformedResponse, NotFound
 from connectors.providers.base import Batch
 
 if TYPE_CHECKING:
@@ -39,10 +39,7 @@ logger = logging.getLogger(__name__)
 
 MEETINGS_PATH = "/meetings"
 PARTICIPANTS_PATH = "/meetingParticipants"
-PREFERENCES_PATH = "/meetingPreferences"
 MEETING = "meeting"
-MEETING_PREFERENCES = "meeting_preferences"
-PREFERENCES_ID = "meeting_preferences"
 
 PAGE_MAX = 100  # the largest `max` Webex accepts
 INSTANCE_CAP = 10_000  # meetingType=meeting lists no more than this per query
@@ -60,15 +57,6 @@ START_MARGIN = timedelta(days=1)
 # Host attributes: hostEmail, hostDisplayName, hostUserId, hostKey, hostDidJoin, ...
 # (not the participant record's own boolean ``host``).
 _HOST_FIELD = re.compile(r"^host[A-Z_]")
-
-NOTE_PREFERENCES_REFUSED = (
-    "Webex did not allow reading another person's meeting preferences: that needs the "
-    "meeting:admin_preferences_read scope and an administrator role."
-)
-NOTE_PREFERENCES_NOT_FOUND = (
-    "Webex has no meeting preferences for this person (they are not a user of the "
-    "organisation's Webex sites)."
-)
 
 
 def normalise_email(value: Any) -> str:
@@ -102,7 +90,6 @@ class ScanState:
     cursor: str | None = None
     window_items: int = 0
     pages: int = 0
-    preferences_done: bool = False
     meetings_unreadable: int = 0
     windows_truncated: int = 0
 
@@ -133,7 +120,6 @@ class ScanState:
                 cursor=cursor if isinstance(cursor, str) and cursor else None,
                 window_items=int(checkpoint.get("window_items", 0)),
                 pages=int(checkpoint.get("pages", 0)),
-                preferences_done=bool(checkpoint.get("preferences_done", False)),
                 meetings_unreadable=int(checkpoint.get("meetings_unreadable", 0)),
                 windows_truncated=int(checkpoint.get("windows_truncated", 0)),
             )
@@ -164,7 +150,6 @@ class ScanState:
             "cursor": self.cursor,
             "window_items": self.window_items,
             "pages": self.pages,
-            "preferences_done": self.preferences_done,
             "meetings_unreadable": self.meetings_unreadable,
             "windows_truncated": self.windows_truncated,
         }
@@ -334,27 +319,6 @@ def read_attendance(client: ApiClient, meeting: dict[str, Any], subject: str) ->
     return attendance
 
 
-def preferences_batch(client: ApiClient, email: str, state: ScanState) -> Batch:
-    """The subject's meeting preferences, when Webex lets an admin read them."""
-    note = ""
-    records: list[tuple[str, dict[str, Any]]] = []
-    try:
-        body = client.get(PREFERENCES_PATH, params={"userEmail": email.strip()}).json()
-        records.append((PREFERENCES_ID, body))
-    except (Forbidden, ScopeMissing):
-        note = NOTE_PREFERENCES_REFUSED
-    except NotFound:
-        note = NOTE_PREFERENCES_NOT_FOUND
-    state.preferences_done = True
-    return Batch(
-        MEETING_PREFERENCES,
-        records,
-        checkpoint=state.checkpoint(),
-        progress=state.progress(),
-        note=note,
-    )
-
-
 def _meeting_id(meeting: dict[str, Any]) -> str:
     meeting_id = meeting.get("id")
     if not isinstance(meeting_id, str) or not meeting_id:
@@ -375,8 +339,14 @@ def fetch_access(
     instance_cap: int = INSTANCE_CAP,
     concurrency: int | None = None,
 ) -> Iterator[Batch]:
-    """Yield the subject's meeting preferences, then one "meeting" batch per page of the
-    organisation's meeting instances (possibly empty), each with its checkpoint."""
+    """Yield one "meeting" batch per page of the organisation's meeting instances
+    (possibly empty), each with its checkpoint.
+
+    Meeting preferences are not fetched: reading another person's needs
+    ``meeting:admin_preferences_read``, which SPEC's scope list does not include, and
+    without it Webex ignores ``userEmail`` and answers with the caller's own
+    preferences, which would put the administrator's data in the subject's report.
+    """
     subject = normalise_email(email)
     if not subject:
         raise ValueError("an email address is required")
@@ -386,8 +356,6 @@ def fetch_access(
         window=window,
     )
     workers = settings.FETCH_PARTICIPANT_CONCURRENCY if concurrency is None else concurrency
-    if not state.preferences_done:
-        yield preferences_batch(client, email, state)
     yield from _scan_meetings(client, subject, state, cap=instance_cap, workers=workers)
 
 

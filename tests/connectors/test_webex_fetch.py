@@ -20,17 +20,12 @@ from django.utils import timezone
 
 from connectors import clock
 from connectors import http as http_module
-from connectors.clients import api_client_for
 from connectors.http import ApiClient
 from connectors.models import Connection
 from connectors.providers import webex_fetch
 from connectors.providers.base import Batch
 from connectors.providers.webex_fetch import (
     MEETING,
-    MEETING_PREFERENCES,
-    NOTE_PREFERENCES_NOT_FOUND,
-    NOTE_PREFERENCES_REFUSED,
-    PREFERENCES_ID,
     fetch_access,
     normalise_email,
 )
@@ -41,7 +36,6 @@ from connectors.simulator.seed import (
     SUBJECT_SHOUTED_EMAIL,
     SUBJECT_STORED_EMAIL,
     UNKNOWN_EMAIL,
-    WEBEX_SCOPES,
 )
 from requests_app.models import PrivacyRequest, Record, Result
 from requests_app.services import fetching
@@ -321,9 +315,7 @@ def test_participants_of_every_instance_read_on_every_page(full_scan):
 
 def test_batches_carry_checkpoints_and_progress_without_personal_data(full_scan):
     batches = full_scan["batches"]
-    assert batches[0].object_type == MEETING_PREFERENCES
-    assert [ext for ext, _ in batches[0].records] == [PREFERENCES_ID]
-    meeting_batches = batches[1:]
+    meeting_batches = batches
     assert {b.object_type for b in meeting_batches} == {MEETING}
     listing_pages = [r for r in full_scan["log"] if r.path == MEETINGS_PATH]
     assert len(meeting_batches) == len(listing_pages)  # one batch per page, even empty ones
@@ -381,7 +373,7 @@ def test_resume_inside_a_window_continues_from_the_page_cursor(webex):
     started = timezone.now()
     options = {"lookback_days": 120, "window": timedelta(days=120), "concurrency": 8}
     first = fetch_access(client, SUBJECT_EMAIL, **options)
-    taken = [next(first), next(first)]  # preferences, then the first page of meetings
+    taken = [next(first)]  # the first page of meetings
     first.close()
     checkpoint = taken[-1].checkpoint
     assert checkpoint["cursor"] and checkpoint["window"] == 0
@@ -414,39 +406,22 @@ def test_link_header_defects_lose_nothing(webex):
     assert any(m["total_participants"] == 162 for m in meetings.values())
 
 
-# --- meeting preferences ----------------------------------------------------------------
+# --- people who are not in the data -----------------------------------------------------
 
 
-def test_preferences_refused_without_the_admin_scope_is_a_note(webex):
-    scopes = [s for s in WEBEX_SCOPES if s != "meeting:admin_preferences_read"]
-    token = webex.mint_token("webex", scopes=scopes)["access_token"]
-    client = ApiClient(
-        provider="webex", base_url=webex.webex_base_url, token_source=StaticToken(token)
-    )
-    batches = list(fetch_access(client, SUBJECT_EMAIL, lookback_days=7, concurrency=4))
-    assert batches[0].object_type == MEETING_PREFERENCES
-    assert batches[0].records == [] and batches[0].note == NOTE_PREFERENCES_REFUSED
-    assert meetings_of(stored(batches))  # the meeting scan went on
-
-
-def test_unknown_person_has_no_preferences_and_no_meetings(webex):
+def test_unknown_person_has_no_meetings_but_the_whole_range_is_scanned(webex):
     client = _direct_client(webex)
     batches = list(fetch_access(client, UNKNOWN_EMAIL, lookback_days=7, concurrency=4))
-    assert batches[0].records == [] and batches[0].note == NOTE_PREFERENCES_NOT_FOUND
     assert stored(batches) == {}
     last = batches[-1].checkpoint
-    assert len(batches) > 1 and last["window_from"] == last["range_to"]  # scanned to the end
+    assert batches and last["window_from"] == last["range_to"]  # scanned to the end
 
 
-def test_preferences_are_read_for_the_subject_through_a_connection(webex, db):
-    connection = webex_connection(webex)
-    batches = list(
-        fetch_access(api_client_for(connection), "  Dana.KOWALSKI@acme.example ", lookback_days=1)
-    )
-    prefs = stored(batches)[(MEETING_PREFERENCES, PREFERENCES_ID)]
-    assert prefs["personalMeetingRoom"]["topic"] == "Dana Kowalski's Personal Room"
-    (call,) = webex.requests("webex", "/webex/v1/meetingPreferences")
-    assert call.query["userEmail"] == ["Dana.KOWALSKI@acme.example"]
+def test_meeting_preferences_are_never_requested(webex):
+    """Without the admin scope Webex would answer with the caller's own preferences."""
+    client = _direct_client(webex)
+    list(fetch_access(client, SUBJECT_EMAIL, lookback_days=7, concurrency=4))
+    assert not webex.requests("webex", "/webex/v1/meetingPreferences")
 
 
 # --- through the fetch pipeline ---------------------------------------------------------
@@ -515,10 +490,10 @@ def test_pipeline_resumes_after_a_failure_without_refetching_finished_windows(
     settings.HTTP_MAX_ATTEMPTS = 2
     result = pipeline_result(webex_connection(webex))
     started = timezone.now()
-    # After preferences and two windows, the meetings listing fails past every retry.
+    # After two windows, the meetings listing fails past every retry.
     interrupt_after(
         monkeypatch,
-        3,
+        2,
         lambda: webex.fault(provider="webex", path_prefix=MEETINGS_PATH, status=503, count=2),
     )
     assert fetching.fetch_execute(result_id=result.pk) == Result.Status.QUEUED
@@ -558,7 +533,6 @@ def test_pipeline_rides_out_429s_and_5xx_and_loses_nothing(webex, pipeline, fake
     )
     webex.fault(provider="webex", path_prefix=PARTICIPANTS_PATH, status=502, count=2)
     webex.fault(provider="webex", path_prefix=MEETINGS_PATH, status=500, count=1)
-    webex.fault(provider="webex", path_prefix="/webex/v1/meetingPreferences", status=503)
     result = pipeline_result(webex_connection(webex))
     started = timezone.now()
 
@@ -566,11 +540,9 @@ def test_pipeline_rides_out_429s_and_5xx_and_loses_nothing(webex, pipeline, fake
 
     statuses = Counter(r.status for r in webex.requests("webex"))
     assert statuses[429] == 3 and statuses[502] == 2 and statuses[500] == 1
-    assert statuses[503] == 1
     assert 7 in fake_clock.sleeps
     records = stored_records(result)
     check_against_truth(meetings_of(records), short_truth(webex, started))
-    assert (MEETING_PREFERENCES, PREFERENCES_ID) in records
 
 
 @pytest.mark.django_db(transaction=True)
@@ -580,7 +552,7 @@ def test_pipeline_refreshes_an_expired_access_token_and_continues(webex, pipelin
     result = pipeline_result(connection)
     started = timezone.now()
     # The provider expires the token mid-fetch; we still believe it valid for an hour.
-    interrupt_after(monkeypatch, 2, lambda: webex.expire_token(old_token))
+    interrupt_after(monkeypatch, 1, lambda: webex.expire_token(old_token))
 
     assert fetching.fetch_execute(result_id=result.pk) == Result.Status.SUCCEEDED
 
@@ -601,6 +573,6 @@ def test_checkpoint_from_elsewhere_starts_the_scan_over(webex):
             client, SUBJECT_EMAIL, checkpoint={"next_page": 3}, lookback_days=7, concurrency=4
         )
     )
-    assert batches[0].object_type == MEETING_PREFERENCES
+    assert {b.object_type for b in batches} == {MEETING}
     first_window = window_requests(webex)[0]
     assert abs(first_window[0] - (datetime.now(UTC) - timedelta(days=7))) < timedelta(minutes=1)

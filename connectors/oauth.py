@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from connectors.exceptions import ApiError, GrantRevoked
+from connectors.exceptions import ApiError, GrantRevoked, Unauthorized
 from connectors.http import post_form, post_token_form
 from connectors.models import Connection
 from connectors.providers import get_provider
@@ -176,14 +176,12 @@ def refresh_tokens(*, connection_id: int, stale_access_token: str | None = None)
     expires within ``TOKEN_REFRESH_MARGIN``. The new refresh token is saved in
     the same transaction as the new access token, before anyone uses it.
     """
-    revoked: GrantRevoked | None = None
+    refused: GrantRevoked | Unauthorized | None = None
     with transaction.atomic():
         _lock_timeout()
         connection = Connection.objects.select_for_update().get(pk=connection_id)
         if connection.status == Connection.Status.NEEDS_REAUTH or not connection.refresh_token:
-            raise GrantRevoked.without_response(
-                "connection needs re-authorisation", provider=connection.provider
-            )
+            raise _needs_reauth(connection)
         if stale_access_token is not None:
             if connection.access_token != stale_access_token:
                 return connection  # Another worker refreshed while we waited.
@@ -201,8 +199,10 @@ def refresh_tokens(*, connection_id: int, stale_access_token: str | None = None)
                     data={"grant_type": "refresh_token", "refresh_token": used_refresh_token},
                 ),
             )
-        except GrantRevoked as exc:
-            revoked = exc
+        except (GrantRevoked, Unauthorized) as exc:
+            # invalid_grant (grant revoked or expired) or invalid_client (app deleted,
+            # secret changed): either way only a person can fix it.
+            refused = exc
         else:
             tokens = provider.parse_token_response(
                 payload, requested=tuple(connection.granted_scopes)
@@ -217,19 +217,28 @@ def refresh_tokens(*, connection_id: int, stale_access_token: str | None = None)
                 extra={"connection_id": connection.pk, "provider": provider.slug},
             )
             return connection
-    # invalid_grant. Mark the connection only if no other worker (or a reconnect)
-    # stored a newer refresh token meanwhile; otherwise use theirs.
+    # Refused. Mark the connection only if no other worker (or a reconnect) stored a
+    # newer refresh token meanwhile; otherwise use theirs.
     from connectors.services import connection_mark_needs_reauth
 
+    if isinstance(refused, Unauthorized):
+        reason = (
+            "The provider refused the app's client ID or secret (the app was removed or its "
+            "secret changed). Update the client secret, then reconnect."
+        )
+    else:
+        reason = (
+            "The provider refused to refresh the access token (the grant was revoked or "
+            "expired). Reconnect to continue."
+        )
     connection = connection_mark_needs_reauth(
-        connection_id=connection_id,
-        reason="The provider refused to refresh the access token (the grant was revoked or "
-        "expired). Reconnect to continue.",
-        only_if_refresh_token=used_refresh_token,
+        connection_id=connection_id, reason=reason, only_if_refresh_token=used_refresh_token
     )
     if connection.status == Connection.Status.ACTIVE and connection.access_token:
         return connection
-    raise revoked
+    if isinstance(refused, GrantRevoked):
+        raise refused
+    raise _needs_reauth(connection) from refused
 
 
 def refresh_expiring_tokens() -> int:

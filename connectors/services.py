@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from connectors.exceptions import ApiError
+from connectors.exceptions import ApiError, RateLimited, Transient
 from connectors.models import Connection
 from connectors.providers import get_provider
 from connectors.providers.base import TokenSet, VerificationFailed, VerifyResult
@@ -133,56 +133,74 @@ def _resume_paused_fetches(connection_id: int) -> None:
 
 
 def connection_verify(*, connection: Connection, actor: User | None = None) -> VerifyResult | None:
-    """Check that the connection can do its job; record the outcome in words staff read."""
+    """Check that the connection can do its job; record the outcome in words staff read.
+
+    A temporary failure (provider down, rate limit) is recorded as the last error but
+    does not change the status; a verified connection resumes the fetches it paused.
+    """
     from connectors.clients import api_client_for
 
     provider = get_provider(connection.provider)
     missing = provider.scopes.missing(connection.granted_scopes)
+    temporary = False
     try:
         result = provider.verify(api_client_for(connection))
-        problem = ""
-        if missing:
-            problem = "Scopes missing: " + ", ".join(missing) + "."
+        problem = "Scopes missing: " + ", ".join(missing) + "." if missing else ""
     except VerificationFailed as exc:
         result, problem = None, str(exc)
+    except (Transient, RateLimited) as exc:
+        result, problem, temporary = None, _explain_api_error(exc, provider.display_name), True
     except ApiError as exc:
         result, problem = None, _explain_api_error(exc, provider.display_name)
-    connection.refresh_from_db()
     now = timezone.now()
-    if connection.status == Connection.Status.NEEDS_REAUTH:
-        return None
-    if problem and result is None:
-        connection.status = Connection.Status.ERROR
+    with transaction.atomic():
+        # Under the lock, so a concurrent needs-reauth, disconnect or reconnect wins.
+        connection = Connection.objects.select_for_update().get(pk=connection.pk)
+        if (
+            connection.status
+            in (
+                Connection.Status.NEEDS_REAUTH,
+                Connection.Status.DISCONNECTED,
+            )
+            or not connection.access_token
+        ):
+            return None
+        was = connection.status
         connection.last_error = problem[:500]
-        connection.last_error_at = now
-        action = "connection.verify_failed"
-    else:
-        connection.status = Connection.Status.ACTIVE
-        connection.last_verified_at = now
-        connection.last_error = problem[:500]
-        connection.verification_notes = "\n".join(result.notes)
-        if result.account:
-            connection.authorised_account = result.account[:255]
-        action = "connection.verified"
-    connection.status_changed_at = now
-    connection.save(
-        update_fields=[
-            "status",
-            "last_error",
-            "last_error_at",
-            "last_verified_at",
-            "authorised_account",
-            "verification_notes",
-            "status_changed_at",
-            "updated_at",
-        ]
-    )
-    audit_record(
-        action=action,
-        target=connection,
-        actor=actor,
-        details={"error_code": "" if result else "verify_failed"},
-    )
+        if result is None:
+            connection.last_error_at = now
+            if not temporary:
+                connection.status = Connection.Status.ERROR
+            action = "connection.verify_failed"
+        else:
+            connection.status = Connection.Status.ACTIVE
+            connection.last_verified_at = now
+            connection.verification_notes = "\n".join(result.notes)
+            if result.account:
+                connection.authorised_account = result.account[:255]
+            action = "connection.verified"
+        if connection.status != was:
+            connection.status_changed_at = now
+        connection.save(
+            update_fields=[
+                "status",
+                "last_error",
+                "last_error_at",
+                "last_verified_at",
+                "authorised_account",
+                "verification_notes",
+                "status_changed_at",
+                "updated_at",
+            ]
+        )
+        audit_record(
+            action=action,
+            target=connection,
+            actor=actor,
+            details={"error_code": "" if result else ("temporary" if temporary else "failed")},
+        )
+        if result is not None and was != Connection.Status.ACTIVE:
+            transaction.on_commit(lambda: _resume_paused_fetches(connection.pk))
     return result
 
 
@@ -286,13 +304,16 @@ def connection_disconnect(*, connection: Connection, actor: User) -> Connection:
 
 
 def connection_delete(*, connection: Connection, actor: User) -> None:
+    """Revoke, wipe and delete; its unfinished fetches end as failed, with the reason."""
     from connectors.oauth import revoke_tokens
+    from requests_app.services.fetching import fetch_fail_for_deleted_connection
 
     revoke_tokens(connection)
     with transaction.atomic():
         connection = Connection.objects.select_for_update().get(pk=connection.pk)
         _wipe_tokens(connection)
         connection.save()
+        fetch_fail_for_deleted_connection(connection_id=connection.pk)
         audit_record(
             action="connection.deleted",
             target=connection,

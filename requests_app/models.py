@@ -133,7 +133,11 @@ class Result(models.Model):
     checkpoint = models.JSONField(default=dict, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
+    # Runs started (time slices and resumes included), and failures in a row since the
+    # last stored batch: only the latter decides when to give up.
     attempts = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    # The dispatch that owns the current run; a task holding another one stops.
     run_token = models.UUIDField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from requests_app.services import fetching
 
 
-def fetch_result(result_id: int) -> str:
-    return fetching.fetch_execute(result_id=result_id)
+def fetch_result(result_id: int, dispatch: UUID | None = None) -> str:
+    return fetching.fetch_execute(result_id=result_id, dispatch=dispatch)
 
 
 def fetch_result_done(task) -> None:
     """Runs after every fetch task; catches deaths the task could not record."""
     if task.success:
         return
-    args = task.args or ()
+    args = tuple(task.args or ())
     if args and isinstance(args[0], int):
-        fetching.fetch_task_crashed(result_id=args[0])
+        dispatch = args[1] if len(args) > 1 and isinstance(args[1], UUID) else None
+        fetching.fetch_task_crashed(result_id=args[0], dispatch=dispatch)
 
 
 def fetch_sweep() -> int:

@@ -14,7 +14,6 @@ days), and phone history only for the last six months (PROVIDER_APIS 2.4, 3.9).
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import json
 import logging
@@ -38,6 +37,7 @@ from connectors.exceptions import (
 )
 from connectors.http import Page
 from connectors.providers.base import Batch, SubjectNotFound
+from portal.dates import add_months
 
 if TYPE_CHECKING:
     from connectors.http import ApiClient
@@ -100,15 +100,6 @@ class Unit:
 class Outcome:
     pages: list[Page] = field(default_factory=list)
     note: str = ""
-
-
-def add_months(day: date, months: int) -> date:
-    """Calendar month arithmetic, clamping the day (Jan 31 + 1 month = Feb 28/29)."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return day.replace(
-        year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
-    )
 
 
 def month_windows(first: date, last: date) -> list[tuple[date, date]]:

@@ -8,7 +8,6 @@ to the last day of a shorter month; CCPA counts 45 days, extendable once by 45.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -18,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.audit import audit_record
+from portal.dates import add_months
 from portal.models import User
 from requests_app.models import PrivacyRequest, Regulation
 
@@ -36,15 +36,6 @@ class DueRule:
 
     def apply(self, start: date) -> date:
         return add_months(start, self.months) + timedelta(days=self.days)
-
-
-def add_months(start: date, months: int) -> date:
-    """Add calendar months, clamping to the month's last day (31 Jan + 1 → 28/29 Feb)."""
-    month_index = start.month - 1 + months
-    year = start.year + month_index // 12
-    month = month_index % 12 + 1
-    last_day = calendar.monthrange(year, month)[1]
-    return date(year, month, min(start.day, last_day))
 
 
 def due_rule(regulation: str) -> DueRule:

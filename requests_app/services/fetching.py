@@ -14,10 +14,12 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from contextlib import closing
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -35,6 +37,7 @@ from connectors.exceptions import (
 from connectors.models import Connection
 from connectors.providers import get_provider
 from connectors.providers.base import Batch, SubjectNotFound
+from connectors.services import connection_mark_needs_reauth
 from portal.audit import audit_record
 from requests_app.models import PrivacyRequest, Record, Result
 
@@ -51,14 +54,26 @@ class StaleRun(Exception):
 # --- Starting and enqueueing -----------------------------------------------------------
 
 
+FETCHABLE_REQUEST_STATUSES = (PrivacyRequest.Status.PROCESSING, PrivacyRequest.Status.IN_REVIEW)
+
+
 def fetch_start(*, privacy_request: PrivacyRequest, actor=None) -> list[Result]:
-    """Create one Result per API connection and enqueue them after commit."""
-    results: list[Result] = []
+    """One Result per API connection; usable ones are enqueued after commit.
+
+    Every API connection gets a Result so none is left out silently: a connection
+    that needs attention pauses its Result (it resumes after a reconnect or a
+    successful verification), one that was never connected or was disconnected is
+    skipped with the reason shown. Calling it again adds connections created since.
+    """
     with transaction.atomic():
-        connections = Connection.objects.filter(
-            access_mode=Connection.AccessMode.API,
-            status__in=[Connection.Status.ACTIVE, Connection.Status.NEEDS_REAUTH],
-        )
+        privacy_request = PrivacyRequest.objects.select_for_update().get(pk=privacy_request.pk)
+        if privacy_request.status not in FETCHABLE_REQUEST_STATUSES:
+            raise ValidationError(
+                f"A request that is {privacy_request.get_status_display().lower()} is not fetched."
+            )
+        results: list[Result] = []
+        queued: list[int] = []
+        connections = Connection.objects.filter(access_mode=Connection.AccessMode.API)
         for connection in connections:
             result, _ = Result.objects.get_or_create(
                 request=privacy_request,
@@ -69,34 +84,58 @@ def fetch_start(*, privacy_request: PrivacyRequest, actor=None) -> list[Result]:
                     "workflow": Result.Workflow.API,
                 },
             )
-            if result.status == Result.Status.PENDING:
-                if connection.status == Connection.Status.NEEDS_REAUTH:
-                    _pause(result, "The connection needs re-authorisation.")
-                else:
-                    _mark_queued(result)
+            if result.status in (Result.Status.PENDING, Result.Status.SKIPPED):
+                _prepare(result, connection)
+                if result.status == Result.Status.QUEUED:
+                    queued.append(result.pk)
             results.append(result)
-        _set_request_status(privacy_request, PrivacyRequest.Status.PROCESSING, actor=actor)
+        if queued or privacy_request.results.exclude(status__in=Result.FINISHED_STATUSES):
+            _set_request_status(privacy_request, PrivacyRequest.Status.PROCESSING, actor=actor)
         audit_record(
             action="request.fetch_started",
             target=privacy_request,
             actor=actor,
-            details={"results": [r.pk for r in results]},
+            details={"results": [r.pk for r in results], "queued": queued},
         )
-        queued = [r.pk for r in results if r.status == Result.Status.QUEUED]
         transaction.on_commit(lambda: [enqueue(result_id=pk) for pk in queued])
-        if not results:
-            request_check_fetch_complete(request_id=privacy_request.pk)
+        request_check_fetch_complete(request_id=privacy_request.pk)
     return results
 
 
+def _prepare(result: Result, connection: Connection) -> None:
+    """Queue, pause or skip a new Result according to its connection's state."""
+    if connection.status == Connection.Status.ACTIVE:
+        _mark_queued(result, fresh=True)
+    elif connection.status in (Connection.Status.NEEDS_REAUTH, Connection.Status.ERROR):
+        _pause(
+            result,
+            f"The connection {connection.get_status_display().lower()}; this fetch starts "
+            "once it is reconnected or verified.",
+        )
+    else:
+        result.status = Result.Status.SKIPPED
+        result.error_code = "not_connected"
+        result.error_message = (
+            f"The connection was {connection.get_status_display().lower()} when fetching "
+            "started. Connect it and press “Fetch from new connections” to include it."
+        )
+        result.finished_at = timezone.now()
+        result.save(update_fields=["status", "error_code", "error_message", "finished_at"])
+
+
 def enqueue(*, result_id: int) -> None:
-    """Hand a Result to django-q2 (IDs only as arguments)."""
+    """Hand a Result to django-q2: its id and a dispatch UUID, nothing else.
+
+    The dispatch UUID becomes the run token when the task claims the Result, so the
+    failure hook can tell whether a dead task still owned it.
+    """
     from django_q.tasks import async_task
 
     request_id = Result.objects.values_list("request_id", flat=True).get(pk=result_id)
     async_task(
         TASK_PATH,
         result_id,
+        uuid.uuid4(),
         group=f"request-{request_id}",
         hook=HOOK_PATH,
         task_name=f"fetch-result-{result_id}-{uuid.uuid4().hex[:8]}",
@@ -110,21 +149,33 @@ def _mark_queued(result: Result, *, at=None, fresh: bool = False) -> None:
     result.next_attempt_at = at
     fields = ["status", "queued_at", "next_attempt_at"]
     if fresh:
-        result.attempts = 0
+        result.failures = 0
         result.error_code = ""
         result.error_message = ""
-        fields += ["attempts", "error_code", "error_message"]
+        result.finished_at = None
+        fields += ["failures", "error_code", "error_message", "finished_at"]
     result.save(update_fields=fields)
 
 
+_UNFINISHED = [s for s in Result.Status.values if s not in Result.FINISHED_STATUSES]
+RETRYABLE_RESULT_STATUSES = (Result.Status.FAILED, Result.Status.PAUSED, Result.Status.SKIPPED)
+
+
 def fetch_retry(*, result: Result, actor) -> Result:
-    """Staff retry of a failed or paused Result; it resumes from its checkpoint."""
+    """Staff retry of a failed, paused or skipped Result; it resumes from its checkpoint."""
     with transaction.atomic():
+        # Result before request: the order in which a finishing fetch takes them.
         result = Result.objects.select_for_update().get(pk=result.pk)
-        if result.status not in (Result.Status.FAILED, Result.Status.PAUSED):
+        privacy_request = PrivacyRequest.objects.select_for_update().get(pk=result.request_id)
+        if privacy_request.status not in FETCHABLE_REQUEST_STATUSES:
+            raise ValidationError(
+                f"A request that is {privacy_request.get_status_display().lower()} is not "
+                "fetched again."
+            )
+        if result.status not in RETRYABLE_RESULT_STATUSES:
             return result
         _mark_queued(result, fresh=True)
-        _set_request_status(result.request, PrivacyRequest.Status.PROCESSING, actor=actor)
+        _set_request_status(privacy_request, PrivacyRequest.Status.PROCESSING, actor=actor)
         audit_record(action="result.retried", target=result, actor=actor)
         transaction.on_commit(lambda: enqueue(result_id=result.pk))
     return result
@@ -135,7 +186,9 @@ def fetch_resume_for_connection(*, connection_id: int) -> int:
     resumed = []
     with transaction.atomic():
         paused = Result.objects.select_for_update().filter(
-            connection_id=connection_id, status=Result.Status.PAUSED
+            connection_id=connection_id,
+            status=Result.Status.PAUSED,
+            request__status__in=FETCHABLE_REQUEST_STATUSES,
         )
         for result in paused:
             _mark_queued(result, fresh=True)
@@ -145,33 +198,74 @@ def fetch_resume_for_connection(*, connection_id: int) -> int:
     return len(resumed)
 
 
+def _sweepable(now) -> Q:
+    stale = now - timedelta(seconds=settings.FETCH_STALE_AFTER_SECONDS)
+    waiting = Q(status__in=[Result.Status.QUEUED, Result.Status.WAITING])
+    due = Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, queued_at__lte=stale)
+    dead = Q(status=Result.Status.RUNNING) & (
+        Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True)
+    )
+    return (waiting & due) | dead
+
+
+def fetch_fail_for_deleted_connection(*, connection_id: int) -> list[int]:
+    """End the unfinished fetches of a connection being deleted; returns their requests."""
+    results = list(
+        Result.objects.select_for_update()
+        .filter(connection_id=connection_id)
+        .exclude(status__in=Result.FINISHED_STATUSES)
+    )
+    for result in results:
+        _apply_final(
+            result,
+            Result.Status.FAILED,
+            "connection_deleted",
+            "The connection was deleted before this fetch finished.",
+        )
+        audit_record(
+            action="result.failed", target=result, details={"error_code": "connection_deleted"}
+        )
+    return sorted({r.request_id for r in results})
+
+
 def fetch_sweep() -> int:
     """Enqueue due delayed Results and those a dead worker (or lost task) left behind."""
     now = timezone.now()
-    stale = now - timedelta(seconds=settings.FETCH_STALE_AFTER_SECONDS)
-    due = Result.objects.filter(
-        Q(status__in=[Result.Status.QUEUED, Result.Status.WAITING])
-        & (Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, queued_at__lte=stale))
-        | Q(status=Result.Status.RUNNING, heartbeat_at__lt=stale)
-    ).values_list("pk", flat=True)
+    candidates = list(Result.objects.filter(_sweepable(now)).values_list("pk", flat=True))
     count = 0
-    for pk in list(due):
+    for pk in candidates:
         with transaction.atomic():
-            result = Result.objects.select_for_update().get(pk=pk)
+            # Re-check under the lock: it may have finished or been claimed meanwhile.
+            result = (
+                Result.objects.select_for_update().filter(_sweepable(timezone.now()), pk=pk).first()
+            )
+            if result is None:
+                continue
             if result.status == Result.Status.RUNNING:
                 logger.warning("re-enqueueing a stale running fetch", extra={"result_id": pk})
             _mark_queued(result)
-        enqueue(result_id=pk)
+            transaction.on_commit(lambda pk=pk: enqueue(result_id=pk))
         count += 1
+    # Requests whose results all finished but which were never moved on.
+    done = (
+        PrivacyRequest.objects.filter(
+            status=PrivacyRequest.Status.PROCESSING, results__isnull=False
+        )
+        .exclude(results__status__in=_UNFINISHED)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    for pk in list(done):
+        request_check_fetch_complete(request_id=pk)
     return count
 
 
 # --- Running -------------------------------------------------------------------------
 
 
-def fetch_execute(*, result_id: int) -> str:
+def fetch_execute(*, result_id: int, dispatch: uuid.UUID | None = None) -> str:
     """Run (or resume) one Result; returns its status. Safe to call twice."""
-    claimed = _claim(result_id)
+    claimed = _claim(result_id, dispatch or uuid.uuid4())
     if claimed is None:
         return Result.objects.values_list("status", flat=True).get(pk=result_id)
     result, run_token = claimed
@@ -190,6 +284,20 @@ def fetch_execute(*, result_id: int) -> str:
             message="The connection needs re-authorisation; this fetch continues after "
             "someone reconnects it.",
         )
+    except Unauthorized:
+        # 401 even with a freshly refreshed token: the grant no longer works.
+        connection_mark_needs_reauth(
+            connection_id=result.connection_id,
+            reason="The provider refused a freshly refreshed access token. Reconnect.",
+        )
+        _settle(
+            result_id,
+            run_token,
+            Result.Status.PAUSED,
+            code="needs_reauth",
+            message="The provider refused the connection's token; this fetch continues "
+            "after someone reconnects it.",
+        )
     except RateLimited as exc:
         wait = max(exc.retry_after or 60, 1)
         _settle(
@@ -200,8 +308,8 @@ def fetch_execute(*, result_id: int) -> str:
             message="Waiting on the provider's rate limit.",
             retry_in=wait,
         )
-    except (Transient, Unauthorized) as exc:
-        _retry_or_fail(result_id, run_token, exc)
+    except (Transient, DatabaseError) as exc:
+        _retry_or_fail(result_id, run_token, getattr(exc, "code", "database_busy"))
     except (ScopeMissing, Forbidden) as exc:
         _settle(
             result_id,
@@ -229,15 +337,10 @@ def fetch_execute(*, result_id: int) -> str:
             message="An unexpected error stopped this fetch. Retry it; if it fails again, "
             "contact support.",
         )
-    status = Result.objects.values_list("status", flat=True).get(pk=result_id)
-    if status in Result.FINISHED_STATUSES:
-        request_check_fetch_complete(
-            request_id=Result.objects.values_list("request_id", flat=True).get(pk=result_id)
-        )
-    return status
+    return Result.objects.values_list("status", flat=True).get(pk=result_id)
 
 
-def _claim(result_id: int) -> tuple[Result, uuid.UUID] | None:
+def _claim(result_id: int, run_token: uuid.UUID) -> tuple[Result, uuid.UUID] | None:
     now = timezone.now()
     stale = now - timedelta(seconds=settings.FETCH_STALE_AFTER_SECONDS)
     with transaction.atomic():
@@ -248,16 +351,8 @@ def _claim(result_id: int) -> tuple[Result, uuid.UUID] | None:
             .filter(pk=result_id)
             .first()
         )
-        if result is None or result.is_finished or result.status == Result.Status.PAUSED:
+        if result is None or result.is_finished:
             return None
-        if (
-            result.status == Result.Status.RUNNING
-            and result.heartbeat_at
-            and (result.heartbeat_at > stale)
-        ):
-            return None  # A live run owns it.
-        if result.next_attempt_at and result.next_attempt_at > now:
-            return None  # Not due yet; the sweeper will enqueue it.
         connection = result.connection
         if connection is None:
             _apply_final(
@@ -267,10 +362,23 @@ def _claim(result_id: int) -> tuple[Result, uuid.UUID] | None:
                 "The connection was deleted before this fetch finished.",
             )
             return None
-        if connection.status == Connection.Status.NEEDS_REAUTH:
-            _pause(result, "The connection needs re-authorisation.")
+        if result.status == Result.Status.PAUSED:
             return None
-        run_token = uuid.uuid4()
+        if (
+            result.status == Result.Status.RUNNING
+            and result.heartbeat_at
+            and (result.heartbeat_at > stale)
+        ):
+            return None  # A live run owns it.
+        if result.next_attempt_at and result.next_attempt_at > now:
+            return None  # Not due yet; the sweeper will enqueue it.
+        if connection.status != Connection.Status.ACTIVE:
+            _pause(
+                result,
+                f"The connection {connection.get_status_display().lower()}; this fetch "
+                "continues once it is reconnected or verified.",
+            )
+            return None
         result.status = Result.Status.RUNNING
         result.run_token = run_token
         result.attempts += 1
@@ -299,12 +407,13 @@ def _run(result: Result, run_token: uuid.UUID) -> None:
     batches = provider.fetch_access(
         client, result.request.subject_email, checkpoint=result.checkpoint or None
     )
-    for batch in batches:
-        _store_batch(result.pk, run_token, batch, api_calls=client.call_count)
-        if time.monotonic() > deadline:
-            # Out of time for this slice: continue from the checkpoint in a fresh task.
-            _settle(result.pk, run_token, Result.Status.QUEUED, code="", message="", retry_in=0)
-            return
+    with closing(batches), client:
+        for batch in batches:
+            _store_batch(result.pk, run_token, batch, api_calls=client.call_count)
+            if time.monotonic() > deadline:
+                # Out of time for this slice: continue from the checkpoint in a fresh task.
+                _settle(result.pk, run_token, Result.Status.QUEUED, code="", message="", retry_in=0)
+                return
     _finish(result.pk, run_token, Result.Status.SUCCEEDED)
 
 
@@ -346,7 +455,8 @@ def _store_batch(result_id: int, run_token: uuid.UUID, batch: Batch, *, api_call
         if batch.checkpoint is not None:
             result.checkpoint = batch.checkpoint
         result.heartbeat_at = now
-        result.save(update_fields=["progress", "checkpoint", "heartbeat_at"])
+        result.failures = 0  # progress was made: earlier failures no longer count
+        result.save(update_fields=["progress", "checkpoint", "heartbeat_at", "failures"])
 
 
 def _finish(result_id: int, run_token: uuid.UUID, status: str, note: str = "") -> None:
@@ -368,6 +478,7 @@ def _finish(result_id: int, run_token: uuid.UUID, status: str, note: str = "") -
 
 
 def _apply_final(result: Result, status: str, code: str, message: str) -> None:
+    """Finish the (locked) Result; in the same transaction, move its request on if done."""
     result.status = status
     result.error_code = code
     result.error_message = message[:500]
@@ -383,6 +494,7 @@ def _apply_final(result: Result, status: str, code: str, message: str) -> None:
             "progress",
         ]
     )
+    request_check_fetch_complete(request_id=result.request_id)
 
 
 def _pause(result: Result, message: str) -> None:
@@ -440,36 +552,51 @@ def _settle(
             transaction.on_commit(lambda: enqueue(result_id=result_id))
 
 
-def _retry_or_fail(result_id: int, run_token: uuid.UUID, exc: ApiError) -> None:
-    attempts = Result.objects.values_list("attempts", flat=True).get(pk=result_id)
-    if attempts >= settings.FETCH_MAX_ATTEMPTS:
+def _retry_or_fail(result_id: int, run_token: uuid.UUID, code: str) -> None:
+    """A temporary failure: back off and retry, or give up after too many in a row."""
+    with transaction.atomic():
+        try:
+            result = _locked_own(result_id, run_token)
+        except StaleRun:
+            return
+        result.failures += 1
+        result.save(update_fields=["failures"])
+        failures = result.failures
+    if failures >= settings.FETCH_MAX_ATTEMPTS:
         _settle(
             result_id,
             run_token,
             Result.Status.FAILED,
-            code=exc.code,
+            code=code,
             message="The provider kept failing (errors, timeouts or malformed answers) "
-            f"after {attempts} attempts. Retry later.",
+            f"{failures} times in a row. Retry later.",
         )
         return
-    backoff = min(60 * 2 ** (attempts - 1), 3600)
+    backoff = min(60 * 2 ** (failures - 1), 3600)
     _settle(
         result_id,
         run_token,
         Result.Status.QUEUED,
-        code=exc.code,
-        message=f"Temporary provider problem; retrying automatically (attempt {attempts}).",
+        code=code,
+        message=f"Temporary provider problem; retrying automatically (failure {failures}).",
         retry_in=backoff,
     )
 
 
-def fetch_task_crashed(*, result_id: int) -> None:
-    """The task died (timeout, killed worker) before it could record anything."""
+def fetch_task_crashed(*, result_id: int, dispatch: uuid.UUID | None) -> None:
+    """The task died (timeout, killed worker) before it could record anything.
+
+    Acts only if that task's run still owns the Result; a newer run is left alone.
+    """
     with transaction.atomic():
         result = Result.objects.select_for_update().filter(pk=result_id).first()
         if result is None or result.status != Result.Status.RUNNING:
             return
-        if result.attempts >= settings.FETCH_MAX_ATTEMPTS:
+        if dispatch is not None and result.run_token != dispatch:
+            return
+        result.failures += 1
+        if result.failures >= settings.FETCH_MAX_ATTEMPTS:
+            result.save(update_fields=["failures"])
             _apply_final(
                 result,
                 Result.Status.FAILED,
@@ -479,11 +606,9 @@ def fetch_task_crashed(*, result_id: int) -> None:
             audit_record(
                 action="result.failed", target=result, details={"error_code": "worker_crashed"}
             )
-        else:
-            result.status = Result.Status.QUEUED
-            result.queued_at = timezone.now()
-            result.next_attempt_at = timezone.now()
-            result.save(update_fields=["status", "queued_at", "next_attempt_at"])
+            return
+        result.save(update_fields=["failures"])
+        _mark_queued(result, at=timezone.now())
 
 
 # --- Request status -----------------------------------------------------------------
@@ -495,8 +620,10 @@ def request_check_fetch_complete(*, request_id: int) -> bool:
         privacy_request = PrivacyRequest.objects.select_for_update().get(pk=request_id)
         if privacy_request.status != PrivacyRequest.Status.PROCESSING:
             return False
-        unfinished = privacy_request.results.exclude(status__in=Result.FINISHED_STATUSES)
-        if unfinished.exists():
+        results = privacy_request.results.all()
+        if not results.exists():
+            return False  # nothing was fetched from anywhere: not ready for review
+        if results.exclude(status__in=Result.FINISHED_STATUSES).exists():
             return False
         _set_request_status(privacy_request, PrivacyRequest.Status.IN_REVIEW)
         return True

@@ -17,9 +17,9 @@ from requests_app.forms import (
     PrivacyRequestExtendForm,
     PrivacyRequestFilterForm,
 )
-from requests_app.models import PrivacyRequest, RequestType, Result
+from requests_app.models import PrivacyRequest, RequestType
 from requests_app.services.due_dates import privacy_request_extend
-from requests_app.services.fetching import fetch_retry, fetch_start
+from requests_app.services.fetching import RETRYABLE_RESULT_STATUSES, fetch_retry, fetch_start
 from requests_app.services.intake import request_create
 
 PAGE_SIZE = 50
@@ -127,11 +127,18 @@ def request_results(request: HttpRequest, pk: int) -> HttpResponse:
 def request_fetch(request: HttpRequest, pk: int) -> HttpResponse:
     """Start (or extend to new connections) the API fetch of an access request."""
     privacy_request = _get_or_404(pk)
-    if privacy_request.request_type != RequestType.ACCESS or not privacy_request.is_open:
-        messages.error(request, "Only open access requests are fetched.")
-    else:
+    if privacy_request.request_type != RequestType.ACCESS:
+        messages.error(request, "Only access requests are fetched.")
+        return redirect("requests:detail", pk=pk)
+    try:
         results = fetch_start(privacy_request=privacy_request, actor=request.user)
-        messages.success(request, f"Fetching from {len(results)} connection(s).")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        if results:
+            messages.success(request, f"Fetching from {len(results)} connection(s).")
+        else:
+            messages.warning(request, "There are no connections yet: add one, then fetch.")
     return redirect("requests:detail", pk=pk)
 
 
@@ -142,10 +149,14 @@ def result_retry(request: HttpRequest, pk: int, result_pk: int) -> HttpResponse:
     result = privacy_request.results.filter(pk=result_pk).first()
     if result is None:
         raise Http404("No such result.")
-    if result.status not in (Result.Status.FAILED, Result.Status.PAUSED):
-        messages.info(request, "That fetch is not failed or paused; nothing to retry.")
-    else:
+    if result.status not in RETRYABLE_RESULT_STATUSES:
+        messages.info(request, "That fetch is not failed, paused or skipped; nothing to retry.")
+        return redirect("requests:detail", pk=pk)
+    try:
         fetch_retry(result=result, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
         messages.success(
             request, f"Retrying {result.connection_name}; it resumes where it stopped."
         )

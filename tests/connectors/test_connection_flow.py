@@ -397,3 +397,65 @@ def test_more_scopes_than_requested_are_recorded_and_flagged(staff_user, caplog)
     assert event.details["scopes_excess"] == ["user:write:admin"]
     assert event.details["scopes_missing"] == []
     assert "more scopes than requested" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_refused_client_secret_needs_reauth_and_says_why(simulator):
+    connection = simulator_connection(simulator, "zoom", account="full")
+    Connection.objects.filter(pk=connection.pk).update(client_secret="rotated-at-zoom")
+    with pytest.raises(GrantRevoked):
+        oauth.refresh_tokens(
+            connection_id=connection.pk, stale_access_token=connection.access_token
+        )
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.NEEDS_REAUTH
+    assert "client ID or secret" in connection.last_error
+    calls = len(token_calls(simulator, "zoom"))
+    with pytest.raises(GrantRevoked):
+        oauth.refresh_tokens(connection_id=connection.pk)
+    assert len(token_calls(simulator, "zoom")) == calls
+
+
+@pytest.mark.django_db
+def test_a_temporary_verify_failure_keeps_the_connection_active(simulator, staff_user):
+    connection = simulator_connection(simulator, "webex")
+    simulator.fault(provider="webex", path_prefix="/webex/v1/people/me", status=503, count=50)
+    services.connection_verify(connection=connection, actor=staff_user)
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.ACTIVE
+    assert "could not be reached" in connection.last_error
+
+
+@pytest.mark.django_db
+def test_verifying_a_fixed_connection_resumes_its_paused_fetches(
+    simulator, staff_user, monkeypatch, django_capture_on_commit_callbacks
+):
+    from requests_app.models import Result
+    from requests_app.services import fetching
+    from tests.factories import ResultFactory
+
+    enqueued = []
+    monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: enqueued.append(result_id))
+    connection = simulator_connection(simulator, "webex")
+    Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.ERROR)
+    paused = ResultFactory(connection=connection, status=Result.Status.PAUSED)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.connection_verify(connection=connection, actor=staff_user)
+    assert Connection.objects.get(pk=connection.pk).status == Connection.Status.ACTIVE
+    paused.refresh_from_db()
+    assert paused.status == Result.Status.QUEUED
+    assert enqueued == [paused.pk]
+
+
+@pytest.mark.django_db
+def test_deleting_a_connection_ends_its_unfinished_fetches(simulator, staff_user):
+    from requests_app.models import PrivacyRequest, Result
+    from tests.factories import PrivacyRequestFactory, ResultFactory
+
+    connection = simulator_connection(simulator, "webex")
+    request = PrivacyRequestFactory(status=PrivacyRequest.Status.PROCESSING)
+    paused = ResultFactory(request=request, connection=connection, status=Result.Status.PAUSED)
+    services.connection_delete(connection=connection, actor=staff_user)
+    paused.refresh_from_db()
+    assert (paused.status, paused.error_code) == (Result.Status.FAILED, "connection_deleted")
+    assert paused.connection_name  # still reads well without its connection

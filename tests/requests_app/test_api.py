@@ -104,8 +104,12 @@ def test_access_request_starts_fetching_one_result_per_active_connection(
     assert response.status_code == 201
     data = response.json()
     assert data["status"] == "processing"
-    assert [r["connection"] for r in data["results"]] == [active.name]
-    assert data["results"][0]["provider"] == "zoom"
+    by_name = {r["connection"]: r for r in data["results"]}
+    assert by_name[active.name]["status"] == "queued"
+    assert by_name[active.name]["provider"] == "zoom"
+    # The never-connected one is listed as skipped, with the reason, not left out.
+    (skipped,) = [r for name, r in by_name.items() if name != active.name]
+    assert skipped["status"] == "skipped" and skipped["error"]["code"] == "not_connected"
     assert len(enqueued) == 1
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.utils import timezone
 
-from connectors.exceptions import GrantRevoked, RateLimited, Transient
+from connectors.exceptions import GrantRevoked, RateLimited, Transient, Unauthorized
 from connectors.models import Connection
 from connectors.providers import base as provider_base
 from connectors.providers.base import Batch, SubjectNotFound
@@ -23,6 +24,12 @@ pytestmark = pytest.mark.django_db
 
 class FakeClient:
     call_count = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
 
 
 class ScriptedProvider:
@@ -133,7 +140,7 @@ def test_transient_failures_give_up_after_the_attempt_limit(provider, settings):
         assert fetch_result(result.pk) == Result.Status.FAILED
     result.refresh_from_db()
     assert result.error_code == "timeout"
-    assert "after 2 attempts" in result.error_message
+    assert "2 times in a row" in result.error_message
     assert result.request.status == PrivacyRequest.Status.IN_REVIEW
 
 
@@ -234,23 +241,69 @@ def test_time_slice_requeues_from_the_checkpoint(provider, settings, monkeypatch
 
 
 def test_staff_retry_of_a_failed_result(provider, staff_user):
-    result = make_result(status=Result.Status.FAILED, error_code="http_500", attempts=5)
+    result = make_result(status=Result.Status.FAILED, error_code="http_500", failures=5)
     fetching.fetch_retry(result=result, actor=staff_user)
     result.refresh_from_db()
-    assert (result.status, result.attempts, result.error_code) == (Result.Status.QUEUED, 0, "")
+    assert (result.status, result.failures, result.error_code) == (Result.Status.QUEUED, 0, "")
     assert fetch_result(result.pk) == Result.Status.SUCCEEDED
 
 
 def test_crash_hook_requeues_then_fails(provider, settings):
     settings.FETCH_MAX_ATTEMPTS = 2
     result = make_result()
-    Result.objects.filter(pk=result.pk).update(status=Result.Status.RUNNING, attempts=1)
-    fetching.fetch_task_crashed(result_id=result.pk)
+    dispatch = uuid.uuid4()
+    Result.objects.filter(pk=result.pk).update(status=Result.Status.RUNNING, run_token=dispatch)
+    fetching.fetch_task_crashed(result_id=result.pk, dispatch=dispatch)
     assert Result.objects.get(pk=result.pk).status == Result.Status.QUEUED
-    Result.objects.filter(pk=result.pk).update(status=Result.Status.RUNNING, attempts=2)
-    fetching.fetch_task_crashed(result_id=result.pk)
+    Result.objects.filter(pk=result.pk).update(status=Result.Status.RUNNING)
+    fetching.fetch_task_crashed(result_id=result.pk, dispatch=dispatch)
     result.refresh_from_db()
     assert (result.status, result.error_code) == (Result.Status.FAILED, "worker_crashed")
+
+
+def test_crash_hook_leaves_a_newer_run_alone(provider):
+    result = make_result()
+    Result.objects.filter(pk=result.pk).update(
+        status=Result.Status.RUNNING, run_token=uuid.uuid4(), heartbeat_at=timezone.now()
+    )
+    fetching.fetch_task_crashed(result_id=result.pk, dispatch=uuid.uuid4())
+    result.refresh_from_db()
+    assert (result.status, result.failures) == (Result.Status.RUNNING, 0)
+
+
+def test_time_slices_do_not_count_as_failures(provider, settings, monkeypatch):
+    settings.FETCH_SLICE_SECONDS = -1
+    settings.FETCH_MAX_ATTEMPTS = 2
+    monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: None)
+    provider.fail_before = 2
+    provider.error = Transient(provider="webex", method="GET", path="/x", code="timeout")
+    result = make_result()
+    fetch_result(result.pk)  # slice 1
+    fetch_result(result.pk)  # slice 2
+    assert fetch_result(result.pk) == Result.Status.QUEUED  # the first failure: retried
+    result.refresh_from_db()
+    assert (result.attempts, result.failures) == (3, 1)
+
+
+def test_unauthorized_after_refresh_pauses_and_flags_the_connection(provider):
+    provider.fail_before = 1
+    provider.error = Unauthorized(provider="webex", method="GET", path="/meetings", status=401)
+    result = make_result()
+    assert fetch_result(result.pk) == Result.Status.PAUSED
+    assert Connection.objects.get(pk=result.connection_id).status == (
+        Connection.Status.NEEDS_REAUTH
+    )
+
+
+def test_database_errors_are_retried_not_failed(provider, monkeypatch):
+    from django.db import OperationalError
+
+    provider.fail_before = 1
+    provider.error = OperationalError("database is locked")
+    result = make_result()
+    assert fetch_result(result.pk) == Result.Status.QUEUED
+    result.refresh_from_db()
+    assert result.error_code == "database_busy"
 
 
 def test_start_creates_one_result_per_api_connection_and_enqueues_ids_only(
@@ -273,22 +326,91 @@ def test_start_creates_one_result_per_api_connection_and_enqueues_ids_only(
     monkeypatch.setattr("django_q.tasks.get_broker", lambda *args: RecordingBroker())
     active = ConnectionFactory(connected=True, access_token="SENTINEL-token-q2")
     paused = ConnectionFactory(connected=True, status=Connection.Status.NEEDS_REAUTH)
-    ConnectionFactory()  # never connected
+    never = ConnectionFactory()  # never connected: listed as skipped, with the reason
     ConnectionFactory(connected=True, access_mode=Connection.AccessMode.DIRECT_CONTACT)
     request = PrivacyRequestFactory(subject_email="SENTINEL@example.org")
     with django_capture_on_commit_callbacks(execute=True):
         results = fetching.fetch_start(privacy_request=request)
     statuses = {r.connection_id: r.status for r in results}
-    assert statuses == {active.pk: Result.Status.QUEUED, paused.pk: Result.Status.PAUSED}
+    assert statuses == {
+        active.pk: Result.Status.QUEUED,
+        paused.pk: Result.Status.PAUSED,
+        never.pk: Result.Status.SKIPPED,
+    }
     from django_q.signing import SignedPackage
 
     assert len(packages) == 1
     task = SignedPackage.loads(packages[0])
-    assert task["args"] == (next(r.pk for r in results if r.connection_id == active.pk),)
-    assert all(isinstance(a, int) for a in task["args"])
+    result_id, dispatch = task["args"]
+    assert result_id == next(r.pk for r in results if r.connection_id == active.pk)
+    assert isinstance(dispatch, uuid.UUID)
+    assert all(isinstance(a, int | uuid.UUID) for a in task["args"])
     assert not task["kwargs"]
     assert "SENTINEL" not in repr(task)
     # Starting again does not create more results.
     with django_capture_on_commit_callbacks(execute=True):
         fetching.fetch_start(privacy_request=request)
-    assert Result.objects.filter(request=request).count() == 2
+    assert Result.objects.filter(request=request).count() == 3
+
+
+def test_request_states_that_cannot_be_fetched(staff_user):
+    from django.core.exceptions import ValidationError
+
+    ConnectionFactory(connected=True)
+    for status in (
+        PrivacyRequest.Status.AWAITING_VERIFICATION,
+        PrivacyRequest.Status.APPROVED,
+        PrivacyRequest.Status.CANCELLED,
+    ):
+        request = PrivacyRequestFactory(status=status)
+        with pytest.raises(ValidationError):
+            fetching.fetch_start(privacy_request=request, actor=staff_user)
+        assert not request.results.exists()
+        request.refresh_from_db()
+        assert request.status == status
+
+
+def test_fetching_again_with_nothing_new_keeps_the_request_in_review(provider):
+    result = make_result(status=Result.Status.SUCCEEDED)
+    request = result.request
+    PrivacyRequest.objects.filter(pk=request.pk).update(status=PrivacyRequest.Status.IN_REVIEW)
+    fetching.fetch_start(privacy_request=request)
+    request.refresh_from_db()
+    assert request.status == PrivacyRequest.Status.IN_REVIEW
+
+
+def test_no_connections_at_all_never_reaches_review():
+    request = PrivacyRequestFactory(status=PrivacyRequest.Status.PROCESSING)
+    assert fetching.fetch_start(privacy_request=request) == []
+    request.refresh_from_db()
+    assert request.status == PrivacyRequest.Status.PROCESSING
+
+
+def test_retry_is_refused_once_the_request_is_cancelled(provider, staff_user):
+    from django.core.exceptions import ValidationError
+
+    result = make_result(status=Result.Status.FAILED)
+    PrivacyRequest.objects.filter(pk=result.request_id).update(
+        status=PrivacyRequest.Status.CANCELLED
+    )
+    with pytest.raises(ValidationError):
+        fetching.fetch_retry(result=result, actor=staff_user)
+    result.refresh_from_db()
+    assert result.status == Result.Status.FAILED
+
+
+def test_a_connection_that_failed_verification_pauses_its_result(provider):
+    connection = ConnectionFactory(connected=True, status=Connection.Status.ERROR)
+    request = PrivacyRequestFactory(status=PrivacyRequest.Status.PROCESSING)
+    (result,) = fetching.fetch_start(privacy_request=request)
+    assert result.status == Result.Status.PAUSED
+    request.refresh_from_db()
+    assert request.status == PrivacyRequest.Status.PROCESSING  # not silently in review
+    assert connection.pk == result.connection_id
+
+
+def test_sweeper_moves_on_a_request_whose_results_all_finished(provider):
+    result = make_result(status=Result.Status.SUCCEEDED)
+    fetching.fetch_sweep()
+    result.request.refresh_from_db()
+    assert result.request.status == PrivacyRequest.Status.IN_REVIEW

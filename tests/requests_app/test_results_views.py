@@ -102,3 +102,16 @@ def test_fetch_button_adds_new_connections(
     request.refresh_from_db()
     assert request.status == PrivacyRequest.Status.PROCESSING
     assert len(enqueued) == 1
+
+
+def test_fetch_and_retry_are_refused_on_requests_past_review(staff_client, enqueued):
+    request = PrivacyRequestFactory(status=PrivacyRequest.Status.APPROVED)
+    result = ResultFactory(request=request, status=Result.Status.FAILED)
+    ConnectionFactory(connected=True)
+    fetch = staff_client.post(f"/requests/{request.pk}/fetch/", follow=True)
+    assert "is not fetched" in fetch.content.decode()
+    retry = staff_client.post(f"/requests/{request.pk}/results/{result.pk}/retry/", follow=True)
+    assert "is not fetched again" in retry.content.decode()
+    request.refresh_from_db()
+    assert request.status == PrivacyRequest.Status.APPROVED
+    assert enqueued == []

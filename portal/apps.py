@@ -6,5 +6,5 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self) -> None:
-        from portal import checks  # noqa: F401  (registers system checks)
-        from portal import middleware  # noqa: F401  (connects the MFA signal receivers)
+        # Imported for their side effects: system checks and the MFA signal receivers.
+        from portal import checks, middleware  # noqa: F401

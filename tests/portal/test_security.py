@@ -15,7 +15,6 @@ from tests.portal.helpers import production_env, run_python
 pytestmark = pytest.mark.django_db
 
 
-
 def _csp(response) -> dict[str, str]:
     header = response["Content-Security-Policy"]
     return {

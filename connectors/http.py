@@ -149,6 +149,9 @@ class ApiClient:
         self.max_attempts = max(1, max_attempts or settings.HTTP_MAX_ATTEMPTS)
         # HTTP attempts made through this client (progress shows "API calls").
         self.call_count = 0
+        # clock.monotonic() after which no retry or budget wait may end: a task sets it
+        # so it stops (RateLimited/Transient with retry_after) before its time limit.
+        self.deadline: float | None = None
         self._count_lock = threading.Lock()
         self.max_retry_wait = (
             max_retry_wait if max_retry_wait is not None else settings.HTTP_MAX_RETRY_WAIT
@@ -239,7 +242,7 @@ class ApiClient:
                 self.call_count += 1
             if self.budget is not None:
                 try:
-                    waited += self.budget.acquire(category, max_wait=self.max_retry_wait - waited)
+                    waited += self.budget.acquire(category, max_wait=self._wait_allowance(waited))
                 except BudgetWaitTooLong as exc:
                     raise RateLimited(
                         provider=self.provider,
@@ -328,11 +331,18 @@ class ApiClient:
         self, error: ApiError, attempt: int, waited: float, wait: float, retryable: bool
     ) -> float:
         """Sleep before the next attempt, or raise when attempts or the wait cap run out."""
-        if not retryable or attempt >= self.max_attempts or waited + wait > self.max_retry_wait:
+        if not retryable or attempt >= self.max_attempts or wait > self._wait_allowance(waited):
             error.retry_after = wait
             raise error
         clock.sleep(wait)
         return waited + wait
+
+    def _wait_allowance(self, waited: float) -> float:
+        """How much longer this call may wait: the retry cap, and the deadline if set."""
+        allowance = self.max_retry_wait - waited
+        if self.deadline is not None:
+            allowance = min(allowance, self.deadline - clock.monotonic())
+        return max(allowance, 0.0)
 
     @staticmethod
     def _backoff(attempt: int) -> float:

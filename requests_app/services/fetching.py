@@ -12,7 +12,6 @@ what a dead worker left behind.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from contextlib import closing
 from datetime import timedelta
@@ -23,6 +22,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from connectors import clock
 from connectors.exceptions import (
     ApiError,
     ClientError,
@@ -403,14 +403,18 @@ def _run(result: Result, run_token: uuid.UUID) -> None:
 
     provider = get_provider(result.provider)
     client = api_client_for(result.connection)
-    deadline = time.monotonic() + settings.FETCH_SLICE_SECONDS
+    started = clock.monotonic()
+    deadline = started + settings.FETCH_SLICE_SECONDS
+    # No retry or rate-limit wait may run into the task's time limit: past this, the
+    # call raises and the Result waits, resuming from its last checkpoint.
+    client.deadline = started + settings.Q_CLUSTER["timeout"] * 0.8
     batches = provider.fetch_access(
         client, result.request.subject_email, checkpoint=result.checkpoint or None
     )
     with closing(batches), client:
         for batch in batches:
             _store_batch(result.pk, run_token, batch, api_calls=client.call_count)
-            if time.monotonic() > deadline:
+            if clock.monotonic() > deadline:
                 # Out of time for this slice: continue from the checkpoint in a fresh task.
                 _settle(result.pk, run_token, Result.Status.QUEUED, code="", message="", retry_in=0)
                 return

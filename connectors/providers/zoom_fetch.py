@@ -96,6 +96,14 @@ class Unit:
     phone_history: bool = False  # window must stay inside the last six months
 
 
+MAX_PAGES = 1000  # per listing and window; a guard against a provider that never ends
+
+NOTE_TRUNCATED = (
+    "Zoom listed more pages than the fetch reads in one go; some objects of this type "
+    "are missing. Contact support."
+)
+
+
 @dataclass
 class Outcome:
     pages: list[Page] = field(default_factory=list)
@@ -312,6 +320,12 @@ def fetch_access(
             progress.cursor = None
             yield batch(unit.object_type, [], outcome.note)
             continue
+        note = outcome.note
+        if outcome.pages[-1].next_cursor:
+            # The listing stopped at the page limit with more to come: say so, never
+            # drop the rest silently.
+            note = NOTE_TRUNCATED
+            logger.warning("zoom listing truncated at the page limit", extra={"unit": unit.key})
         for number, page in enumerate(outcome.pages, start=1):
             if number == len(outcome.pages):
                 progress.done.add(unit.key)
@@ -320,7 +334,7 @@ def fetch_access(
                 progress.cursor = {"unit": unit.key, "next_page_token": page.next_cursor or ""}
             progress.pages += 1
             records = _records(unit, page, user_id, seen.setdefault(unit.object_type, set()))
-            yield batch(unit.object_type, records, outcome.note)
+            yield batch(unit.object_type, records, note)
 
 
 def _records(
@@ -398,6 +412,7 @@ def _all_pages(
                 page_size=page_size,
                 start_cursor=cursor,
                 category=unit.category,
+                max_pages=MAX_PAGES,
             )
         )
 

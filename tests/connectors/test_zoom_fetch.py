@@ -527,3 +527,11 @@ def test_a_resume_weeks_later_keeps_phone_windows_inside_six_months(zoom):
     # The windows still end where the fetch started: the request is answered as of then.
     assert max(end for _, end in phone) == TODAY
     assert rest[-1].progress["windows_done"] == rest[-1].progress["windows_total"]
+
+
+def test_a_listing_cut_at_the_page_limit_says_so(zoom, monkeypatch):
+    """More pages than the guard allows: the objects read are kept and the gap is named."""
+    monkeypatch.setattr(zoom_fetch, "MAX_PAGES", 1)
+    batches = fetch_all(client_for(zoom), SUBJECT_EMAIL, page_size=1)
+    truncated = {b.object_type for b in batches if b.note == zoom_fetch.NOTE_TRUNCATED}
+    assert "meeting" in truncated

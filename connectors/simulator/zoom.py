@@ -283,7 +283,8 @@ def _page(
     if token:
         found = state.take_cursor(token, cursor_key)
         if found is None:
-            raise _fail(400, 300, "The next page token is invalid or expired.")
+            # PROVIDER_APIS 2.3: 400 with code 400 (the phone spec's wording).
+            raise _fail(400, 400, "The next page token is invalid or expired.")
         offset = found
     page = [
         {k: v for k, v in item.items() if not k.startswith("_")}

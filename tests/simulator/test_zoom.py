@@ -282,4 +282,4 @@ def test_page_size_cap_and_expired_page_token(simulator, full_token):
         simulator, path, full_token, page_size=2, next_page_token=first["next_page_token"], **params
     )
     assert expired.status_code == 400
-    assert expired.json() == {"code": 300, "message": "The next page token is invalid or expired."}
+    assert expired.json() == {"code": 400, "message": "The next page token is invalid or expired."}

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.db import connection as db_connection
@@ -53,6 +53,12 @@ def redirect_uri(provider_slug: str) -> str:
     return settings.PORTAL_BASE_URL + reverse(
         "connectors:oauth_callback", kwargs={"provider": provider_slug}
     )
+
+
+def authorize_origin(provider_slug: str) -> str:
+    """scheme://host[:port] of the provider's authorize endpoint (for CSP form-action)."""
+    parts = urlsplit(get_provider(provider_slug).authorize_url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def pkce_pair() -> tuple[str, str]:

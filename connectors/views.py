@@ -75,7 +75,7 @@ def connection_edit(request, pk: int):
 @staff_required
 def connection_detail(request, pk: int):
     connection = get_object_or_404(Connection.objects.select_related("authorised_by"), pk=pk)
-    return render(
+    response = render(
         request,
         "connectors/connection_detail.html",
         {
@@ -86,6 +86,10 @@ def connection_detail(request, pk: int):
             "events": audit_events_for(connection)[:20],
         },
     )
+    # The Connect form's answer redirects to the provider: CSP form-action covers
+    # redirects after a submission, so this page allows the authorize origin too.
+    response._csp_update = {"form-action": [oauth.authorize_origin(connection.provider)]}
+    return response
 
 
 @staff_required

@@ -119,3 +119,17 @@ def test_verify_without_tokens_is_explained(staff_client):
     connection = ConnectionFactory()
     response = staff_client.post(f"/connections/{connection.pk}/verify/", follow=True)
     assert "Connect first" in response.content.decode()
+
+
+@pytest.mark.parametrize("provider", ["webex", "zoom"])
+def test_detail_page_lets_the_connect_form_reach_the_provider(staff_client, settings, provider):
+    """CSP form-action also governs the redirect after the Connect form is posted."""
+    settings.ZOOM_OAUTH_BASE_URL = "https://zoom.us"
+    settings.WEBEX_BASE_URL = "https://webexapis.com/v1"
+    connection = ConnectionFactory(provider=provider)
+    csp = staff_client.get(f"/connections/{connection.pk}/")["Content-Security-Policy"]
+    form_action = next(d for d in csp.split(";") if d.strip().startswith("form-action"))
+    expected = "https://webexapis.com" if provider == "webex" else "https://zoom.us"
+    assert expected in form_action and "'self'" in form_action
+    other = staff_client.get("/connections/")["Content-Security-Policy"]
+    assert expected not in other

@@ -24,18 +24,12 @@ from connectors.exceptions import (
     Unauthorized,
 )
 from connectors.ratelimit import RateBudget
+from tests.connectors.doubles import MaxJitter
 from tests.connectors.httpfake import Reply, ScriptedServer
 
 SECRET = "SENTINEL-SECRET-TOKEN-3f9a"
 FRESH = "SENTINEL-FRESH-TOKEN-77c1"
 OK = Reply(200, json={"ok": True})
-
-
-class MaxJitter:
-    """Backoff without randomness: always the top of the full-jitter range."""
-
-    def uniform(self, low: float, high: float) -> float:
-        return high
 
 
 class FakeTokens:

@@ -8,22 +8,7 @@ import pytest
 
 from connectors import clock, http
 from connectors.exceptions import MalformedResponse, RateLimited, Transient
-
-
-class MaxJitter:
-    def uniform(self, low: float, high: float) -> float:
-        return high
-
-
-class StaticToken:
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    def access_token(self) -> str:
-        return self.token
-
-    def refreshed_token(self, stale: str) -> str:
-        raise AssertionError("no refresh expected")
+from tests.connectors.doubles import MaxJitter, StaticToken
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ from connectors.simulator.seed import (
 )
 from requests_app.models import PrivacyRequest, Record, Result
 from requests_app.services import fetching
+from tests.connectors.doubles import MaxJitter, StaticToken
 from tests.factories import ConnectionFactory, PrivacyRequestFactory, ResultFactory
 
 WEBEX_DEMO = next(d for d in DEMO_CLIENTS if d.provider == "webex")
@@ -52,22 +53,6 @@ UNLIMITED = {"webex": {"default": (100_000, 60.0)}}
 
 
 # --- helpers --------------------------------------------------------------------------
-
-
-class StaticToken:
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    def access_token(self) -> str:
-        return self.token
-
-    def refreshed_token(self, stale: str) -> str:
-        raise AssertionError("no refresh expected")
-
-
-class MaxJitter:
-    def uniform(self, low: float, high: float) -> float:
-        return high
 
 
 def stored(batches: list[Batch]) -> dict[tuple[str, str], dict[str, Any]]:

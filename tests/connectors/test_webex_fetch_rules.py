@@ -21,6 +21,7 @@ from connectors.providers.webex_fetch import (
 )
 from connectors.ratelimit import RateBudget
 from connectors.simulator.seed import SUBJECT_EMAIL
+from tests.connectors.doubles import StaticToken
 
 SUBJECT = normalise_email(" Dana.Kowalski@Acme.example ")
 
@@ -186,17 +187,6 @@ class PeakCountingClient(ApiClient):
         finally:
             with self._lock:
                 self.in_flight -= 1
-
-
-class StaticToken:
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    def access_token(self) -> str:
-        return self.token
-
-    def refreshed_token(self, stale: str) -> str:
-        raise AssertionError("no refresh expected")
 
 
 def test_participants_are_read_in_parallel_within_the_shared_budget(simulator, settings):

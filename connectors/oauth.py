@@ -185,7 +185,7 @@ def refresh_tokens(*, connection_id: int, stale_access_token: str | None = None)
     refused: GrantRevoked | Unauthorized | None = None
     with transaction.atomic():
         _lock_timeout()
-        connection = Connection.objects.select_for_update().get(pk=connection_id)
+        connection = Connection.objects.select_for_update(no_key=True).get(pk=connection_id)
         if connection.status == Connection.Status.NEEDS_REAUTH or not connection.refresh_token:
             raise _needs_reauth(connection)
         if stale_access_token is not None:
@@ -264,10 +264,14 @@ def refresh_expiring_tokens() -> int:
         try:
             refresh_tokens(connection_id=pk)
             refreshed += 1
-        except ApiError as exc:
+        except Exception as exc:  # one connection's trouble must not stop the others
             logger.warning(
                 "scheduled token refresh failed",
-                extra={"connection_id": pk, "error_code": exc.code},
+                extra={
+                    "connection_id": pk,
+                    "error_class": type(exc).__name__,
+                    "error_code": getattr(exc, "code", ""),
+                },
             )
     return refreshed
 

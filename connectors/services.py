@@ -89,7 +89,7 @@ def connection_store_authorization(
         Connection.objects.values_list("provider", flat=True).get(pk=connection_id)
     )
     with transaction.atomic():
-        connection = Connection.objects.select_for_update().get(pk=connection_id)
+        connection = Connection.objects.select_for_update(no_key=True).get(pk=connection_id)
         fields = apply_tokens(connection, tokens)
         connection.granted_scopes = sorted(tokens.granted_scopes)
         connection.authorised_by = actor
@@ -155,7 +155,7 @@ def connection_verify(*, connection: Connection, actor: User | None = None) -> V
     now = timezone.now()
     with transaction.atomic():
         # Under the lock, so a concurrent needs-reauth, disconnect or reconnect wins.
-        connection = Connection.objects.select_for_update().get(pk=connection.pk)
+        connection = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
         if (
             connection.status
             in (
@@ -229,7 +229,7 @@ def connection_mark_needs_reauth(
     reconnect already stored a different refresh token.
     """
     with transaction.atomic():
-        connection = Connection.objects.select_for_update().get(pk=connection_id)
+        connection = Connection.objects.select_for_update(no_key=True).get(pk=connection_id)
         if only_if_refresh_token is not None and (
             connection.refresh_token != only_if_refresh_token
         ):
@@ -266,6 +266,17 @@ def _owner_emails(connection: Connection) -> list[str]:
 
 
 def _notify_owners_needs_reauth(connection_id: int) -> None:
+    """Best effort: a mail server problem must not turn a pause into a failure."""
+    try:
+        _send_needs_reauth_mail(connection_id)
+    except Exception as exc:
+        logger.error(
+            "could not email the connection's owners",
+            extra={"connection_id": connection_id, "error_class": type(exc).__name__},
+        )
+
+
+def _send_needs_reauth_mail(connection_id: int) -> None:
     connection = Connection.objects.get(pk=connection_id)
     recipients = _owner_emails(connection)
     if not recipients:
@@ -286,14 +297,22 @@ def _notify_owners_needs_reauth(connection_id: int) -> None:
 def connection_disconnect(*, connection: Connection, actor: User) -> Connection:
     """Revoke where the provider allows it, then forget the tokens."""
     from connectors.oauth import revoke_tokens
+    from requests_app.services.fetching import fetch_end_for_connection
 
     revoked = revoke_tokens(connection)
     with transaction.atomic():
-        connection = Connection.objects.select_for_update().get(pk=connection.pk)
+        connection = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
         _wipe_tokens(connection)
         connection.status = Connection.Status.DISCONNECTED
         connection.status_changed_at = timezone.now()
         connection.save()
+        fetch_end_for_connection(
+            connection_id=connection.pk,
+            code="disconnected",
+            message="The connection was disconnected before this fetch finished. Reconnect "
+            "it and press Retry to fetch from it again.",
+            actor=actor,
+        )
         audit_record(
             action="connection.disconnected",
             target=connection,
@@ -304,16 +323,21 @@ def connection_disconnect(*, connection: Connection, actor: User) -> Connection:
 
 
 def connection_delete(*, connection: Connection, actor: User) -> None:
-    """Revoke, wipe and delete; its unfinished fetches end as failed, with the reason."""
+    """Revoke, wipe and delete; its unfinished fetches end as skipped, with the reason."""
     from connectors.oauth import revoke_tokens
-    from requests_app.services.fetching import fetch_fail_for_deleted_connection
+    from requests_app.services.fetching import fetch_end_for_connection
 
     revoke_tokens(connection)
     with transaction.atomic():
-        connection = Connection.objects.select_for_update().get(pk=connection.pk)
+        connection = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
         _wipe_tokens(connection)
         connection.save()
-        fetch_fail_for_deleted_connection(connection_id=connection.pk)
+        fetch_end_for_connection(
+            connection_id=connection.pk,
+            code="connection_deleted",
+            message="The connection was deleted before this fetch finished.",
+            actor=actor,
+        )
         audit_record(
             action="connection.deleted",
             target=connection,

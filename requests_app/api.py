@@ -14,6 +14,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.paginator import EmptyPage, Paginator
 from django.core.validators import validate_email
+from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -114,22 +115,24 @@ def requests_collection(request: HttpRequest) -> JsonResponse:
             status=400,
         )
     try:
-        privacy_request = request_create(
-            request_type=body["type"],
-            email=body["email"],
-            name=str(body.get("name") or "")[:200],
-            regulation=body["regulation"],
-            source=PrivacyRequest.Source.API,
-            created_by=request.user,
-        )
+        # Create and start fetching together: a failure leaves no half-made request.
+        with transaction.atomic():
+            privacy_request = request_create(
+                request_type=body["type"],
+                email=body["email"],
+                name=str(body.get("name") or "")[:200],
+                regulation=body["regulation"],
+                source=PrivacyRequest.Source.API,
+                created_by=request.user,
+            )
+            if privacy_request.request_type == RequestType.ACCESS:
+                fetch_start(privacy_request=privacy_request, actor=request.user)
     except ValidationError as exc:
         return JsonResponse(
             {"error": {"code": "invalid", "message": "Invalid request.", "fields": exc.messages}},
             status=400,
         )
-    if privacy_request.request_type == RequestType.ACCESS:
-        fetch_start(privacy_request=privacy_request, actor=request.user)
-        privacy_request.refresh_from_db()
+    privacy_request.refresh_from_db()
     return JsonResponse(serialize_request(privacy_request), status=201)
 
 

@@ -7,8 +7,16 @@ from uuid import UUID
 from requests_app.services import fetching
 
 
+class FetchTaskError(RuntimeError):
+    """What django-q2 stores when a fetch task fails: the class name, never a message."""
+
+
 def fetch_result(result_id: int, dispatch: UUID | None = None) -> str:
-    return fetching.fetch_execute(result_id=result_id, dispatch=dispatch)
+    try:
+        return fetching.fetch_execute(result_id=result_id, dispatch=dispatch)
+    except Exception as exc:
+        # q2 writes str(exc) and the traceback into its tables and logs.
+        raise FetchTaskError(f"fetch task failed: {type(exc).__name__}") from None
 
 
 def fetch_result_done(task) -> None:

@@ -105,7 +105,7 @@ def privacy_request_extend(
     if not reason:
         raise ValidationError({"reason": "Give the reason for the extension."})
     with transaction.atomic():
-        locked = PrivacyRequest.objects.select_for_update().get(pk=privacy_request.pk)
+        locked = PrivacyRequest.objects.select_for_update(no_key=True).get(pk=privacy_request.pk)
         if locked.extended_at is not None:
             raise ValidationError(
                 "This request was already extended once; a second extension is not allowed."

@@ -12,13 +12,15 @@ what a dead worker left behind.
 from __future__ import annotations
 
 import logging
+import traceback
 import uuid
 from contextlib import closing
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -66,7 +68,16 @@ def fetch_start(*, privacy_request: PrivacyRequest, actor=None) -> list[Result]:
     skipped with the reason shown. Calling it again adds connections created since.
     """
     with transaction.atomic():
-        privacy_request = PrivacyRequest.objects.select_for_update().get(pk=privacy_request.pk)
+        # Lock order everywhere: Results, then their request (as finishing a fetch does).
+        list(
+            Result.objects.select_for_update(no_key=True)
+            .filter(request_id=privacy_request.pk)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        privacy_request = PrivacyRequest.objects.select_for_update(no_key=True).get(
+            pk=privacy_request.pk
+        )
         if privacy_request.status not in FETCHABLE_REQUEST_STATUSES:
             raise ValidationError(
                 f"A request that is {privacy_request.get_status_display().lower()} is not fetched."
@@ -103,24 +114,41 @@ def fetch_start(*, privacy_request: PrivacyRequest, actor=None) -> list[Result]:
 
 
 def _prepare(result: Result, connection: Connection) -> None:
-    """Queue, pause or skip a new Result according to its connection's state."""
+    """Queue a new Result, or pause or skip it according to its connection's state."""
     if connection.status == Connection.Status.ACTIVE:
         _mark_queued(result, fresh=True)
-    elif connection.status in (Connection.Status.NEEDS_REAUTH, Connection.Status.ERROR):
+    else:
+        _hold_for_connection(result, connection)
+
+
+def _hold_for_connection(result: Result, connection: Connection) -> None:
+    """A connection that cannot fetch: pause (it can come back) or skip (switched off)."""
+    state = connection.get_status_display().lower()
+    if connection.status in (Connection.Status.NEEDS_REAUTH, Connection.Status.ERROR):
         _pause(
             result,
-            f"The connection {connection.get_status_display().lower()}; this fetch starts "
-            "once it is reconnected or verified.",
+            f"The connection's state is “{state}”; this fetch continues once it is "
+            "reconnected or verified.",
         )
     else:
-        result.status = Result.Status.SKIPPED
-        result.error_code = "not_connected"
-        result.error_message = (
-            f"The connection was {connection.get_status_display().lower()} when fetching "
-            "started. Connect it and press “Fetch from new connections” to include it."
+        _skip(
+            result,
+            "not_connected",
+            f"The connection's state was “{state}”. Connect it, then press Retry or “Fetch "
+            "from new connections” to include it.",
         )
-        result.finished_at = timezone.now()
-        result.save(update_fields=["status", "error_code", "error_message", "finished_at"])
+
+
+def _skip(result: Result, code: str, message: str, *, actor=None) -> None:
+    result.status = Result.Status.SKIPPED
+    result.error_code = code
+    result.error_message = message[:500]
+    result.finished_at = timezone.now()
+    result.next_attempt_at = None
+    result.save(
+        update_fields=["status", "error_code", "error_message", "finished_at", "next_attempt_at"]
+    )
+    audit_record(action="result.skipped", target=result, actor=actor, details={"error_code": code})
 
 
 def enqueue(*, result_id: int) -> None:
@@ -165,8 +193,10 @@ def fetch_retry(*, result: Result, actor) -> Result:
     """Staff retry of a failed, paused or skipped Result; it resumes from its checkpoint."""
     with transaction.atomic():
         # Result before request: the order in which a finishing fetch takes them.
-        result = Result.objects.select_for_update().get(pk=result.pk)
-        privacy_request = PrivacyRequest.objects.select_for_update().get(pk=result.request_id)
+        result = Result.objects.select_for_update(no_key=True).get(pk=result.pk)
+        privacy_request = PrivacyRequest.objects.select_for_update(no_key=True).get(
+            pk=result.request_id
+        )
         if privacy_request.status not in FETCHABLE_REQUEST_STATUSES:
             raise ValidationError(
                 f"A request that is {privacy_request.get_status_display().lower()} is not "
@@ -185,7 +215,7 @@ def fetch_resume_for_connection(*, connection_id: int) -> int:
     """After a reconnect, continue every fetch the lost grant paused."""
     resumed = []
     with transaction.atomic():
-        paused = Result.objects.select_for_update().filter(
+        paused = Result.objects.select_for_update(no_key=True).filter(
             connection_id=connection_id,
             status=Result.Status.PAUSED,
             request__status__in=FETCHABLE_REQUEST_STATUSES,
@@ -208,28 +238,32 @@ def _sweepable(now) -> Q:
     return (waiting & due) | dead
 
 
-def fetch_fail_for_deleted_connection(*, connection_id: int) -> list[int]:
-    """End the unfinished fetches of a connection being deleted; returns their requests."""
+def fetch_end_for_connection(*, connection_id: int, code: str, message: str, actor=None) -> int:
+    """A connection was disconnected or deleted: its unfinished fetches end, visibly.
+
+    Call inside the transaction that changes the connection. A run still in flight
+    notices at its next batch (its Result is no longer running) and stops writing.
+    """
     results = list(
-        Result.objects.select_for_update()
+        Result.objects.select_for_update(no_key=True)
         .filter(connection_id=connection_id)
         .exclude(status__in=Result.FINISHED_STATUSES)
+        .order_by("pk")
     )
     for result in results:
-        _apply_final(
-            result,
-            Result.Status.FAILED,
-            "connection_deleted",
-            "The connection was deleted before this fetch finished.",
-        )
-        audit_record(
-            action="result.failed", target=result, details={"error_code": "connection_deleted"}
-        )
-    return sorted({r.request_id for r in results})
+        _skip(result, code, message, actor=actor)
+        request_check_fetch_complete(request_id=result.request_id)
+    return len(results)
 
 
 def fetch_sweep() -> int:
-    """Enqueue due delayed Results and those a dead worker (or lost task) left behind."""
+    """Periodic safety net; returns how many Results it enqueued.
+
+    Enqueues delayed Results that are due, recovers runs whose worker died (counted as
+    a failure, so a fetch that kills its worker every time ends as failed), resumes
+    paused Results whose connection works again, and moves on requests whose Results
+    all finished.
+    """
     now = timezone.now()
     candidates = list(Result.objects.filter(_sweepable(now)).values_list("pk", flat=True))
     count = 0
@@ -237,16 +271,27 @@ def fetch_sweep() -> int:
         with transaction.atomic():
             # Re-check under the lock: it may have finished or been claimed meanwhile.
             result = (
-                Result.objects.select_for_update().filter(_sweepable(timezone.now()), pk=pk).first()
+                Result.objects.select_for_update(no_key=True)
+                .filter(_sweepable(timezone.now()), pk=pk)
+                .first()
             )
             if result is None:
                 continue
             if result.status == Result.Status.RUNNING:
-                logger.warning("re-enqueueing a stale running fetch", extra={"result_id": pk})
+                logger.warning("recovering a fetch whose worker died", extra={"result_id": pk})
+                if not _count_failure(result, code="worker_lost"):
+                    continue
+                audit_record(action="result.recovered", target=result)
             _mark_queued(result)
             transaction.on_commit(lambda pk=pk: enqueue(result_id=pk))
         count += 1
-    # Requests whose results all finished but which were never moved on.
+    reconnected = Result.objects.filter(
+        status=Result.Status.PAUSED,
+        connection__status=Connection.Status.ACTIVE,
+        request__status__in=FETCHABLE_REQUEST_STATUSES,
+    ).values_list("connection_id", flat=True)
+    for connection_id in sorted(set(reconnected)):
+        count += fetch_resume_for_connection(connection_id=connection_id)
     done = (
         PrivacyRequest.objects.filter(
             status=PrivacyRequest.Status.PROCESSING, results__isnull=False
@@ -258,6 +303,21 @@ def fetch_sweep() -> int:
     for pk in list(done):
         request_check_fetch_complete(request_id=pk)
     return count
+
+
+def _count_failure(result: Result, *, code: str) -> bool:
+    """One more failure of a (locked) Result; False when it has now failed for good."""
+    result.failures += 1
+    result.save(update_fields=["failures"])
+    if result.failures < settings.FETCH_MAX_ATTEMPTS:
+        return True
+    _apply_final(
+        result,
+        Result.Status.FAILED,
+        code,
+        "The background worker stopped during this fetch too often. Retry it.",
+    )
+    return False
 
 
 # --- Running -------------------------------------------------------------------------
@@ -308,8 +368,11 @@ def fetch_execute(*, result_id: int, dispatch: uuid.UUID | None = None) -> str:
             message="Waiting on the provider's rate limit.",
             retry_in=wait,
         )
-    except (Transient, DatabaseError) as exc:
-        _retry_or_fail(result_id, run_token, getattr(exc, "code", "database_busy"))
+    except Transient as exc:
+        _retry_or_fail(result_id, run_token, exc.code)
+    except OperationalError:
+        # Lock timeouts, serialisation failures, a lost connection: worth another go.
+        _retry_or_fail(result_id, run_token, "database_busy")
     except (ScopeMissing, Forbidden) as exc:
         _settle(
             result_id,
@@ -327,8 +390,12 @@ def fetch_execute(*, result_id: int, dispatch: uuid.UUID | None = None) -> str:
             code=exc.code,
             message=f"The provider rejected a request (HTTP {exc.status}).",
         )
-    except Exception:
-        logger.exception("fetch failed unexpectedly", extra={"result_id": result_id})
+    except Exception as exc:
+        # Class and place only: messages and tracebacks may quote fetched data.
+        logger.error(
+            "fetch failed unexpectedly",
+            extra={"result_id": result_id, "error_class": type(exc).__name__, "at": _where(exc)},
+        )
         _settle(
             result_id,
             run_token,
@@ -340,18 +407,31 @@ def fetch_execute(*, result_id: int, dispatch: uuid.UUID | None = None) -> str:
     return Result.objects.values_list("status", flat=True).get(pk=result_id)
 
 
+def _where(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+
+
 def _claim(result_id: int, run_token: uuid.UUID) -> tuple[Result, uuid.UUID] | None:
     now = timezone.now()
     stale = now - timedelta(seconds=settings.FETCH_STALE_AFTER_SECONDS)
     with transaction.atomic():
         result = (
             # Lock only the Result row: the connection join is an outer join (nullable FK).
-            Result.objects.select_for_update(of=("self",))
+            Result.objects.select_for_update(no_key=True, of=("self",))
             .select_related("request", "connection")
             .filter(pk=result_id)
             .first()
         )
         if result is None or result.is_finished:
+            return None
+        if result.request.status not in FETCHABLE_REQUEST_STATUSES:
+            _skip(
+                result,
+                "request_closed",
+                f"The request is {result.request.get_status_display().lower()}; "
+                "nothing more is fetched for it.",
+            )
             return None
         connection = result.connection
         if connection is None:
@@ -373,11 +453,7 @@ def _claim(result_id: int, run_token: uuid.UUID) -> tuple[Result, uuid.UUID] | N
         if result.next_attempt_at and result.next_attempt_at > now:
             return None  # Not due yet; the sweeper will enqueue it.
         if connection.status != Connection.Status.ACTIVE:
-            _pause(
-                result,
-                f"The connection {connection.get_status_display().lower()}; this fetch "
-                "continues once it is reconnected or verified.",
-            )
+            _hold_for_connection(result, connection)
             return None
         result.status = Result.Status.RUNNING
         result.run_token = run_token
@@ -422,7 +498,7 @@ def _run(result: Result, run_token: uuid.UUID) -> None:
 
 
 def _locked_own(result_id: int, run_token: uuid.UUID) -> Result:
-    result = Result.objects.select_for_update().get(pk=result_id)
+    result = Result.objects.select_for_update(no_key=True).get(pk=result_id)
     if result.run_token != run_token or result.status != Result.Status.RUNNING:
         raise StaleRun
     return result
@@ -439,7 +515,7 @@ def _store_batch(result_id: int, run_token: uuid.UUID, batch: Batch, *, api_call
                         result_id=result_id,
                         object_type=batch.object_type,
                         external_id=str(external_id)[:255],
-                        data=data,
+                        data=_without_nul(data),
                         fetched_at=now,
                     )
                     for external_id, data in batch.records
@@ -463,6 +539,17 @@ def _store_batch(result_id: int, run_token: uuid.UUID, batch: Batch, *, api_call
         result.save(update_fields=["progress", "checkpoint", "heartbeat_at", "failures"])
 
 
+def _without_nul(value: Any) -> Any:
+    """PostgreSQL's jsonb refuses U+0000; a provider string may carry one."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 def _finish(result_id: int, run_token: uuid.UUID, status: str, note: str = "") -> None:
     with transaction.atomic():
         try:
@@ -474,15 +561,10 @@ def _finish(result_id: int, run_token: uuid.UUID, status: str, note: str = "") -
         if note:
             result.progress = {**result.progress, "notes": {"subject": note}}
         _apply_final(result, status, "", "")
-        audit_record(
-            action="result.finished",
-            target=result,
-            details={"status": status, "records": result.progress.get("records", 0)},
-        )
 
 
 def _apply_final(result: Result, status: str, code: str, message: str) -> None:
-    """Finish the (locked) Result; in the same transaction, move its request on if done."""
+    """Finish the (locked) Result, audited; in the same transaction, move its request on."""
     result.status = status
     result.error_code = code
     result.error_message = message[:500]
@@ -498,14 +580,24 @@ def _apply_final(result: Result, status: str, code: str, message: str) -> None:
             "progress",
         ]
     )
+    audit_record(
+        action="result.finished",
+        target=result,
+        details={
+            "status": status,
+            "error_code": code,
+            "records": result.progress.get("records", 0),
+        },
+    )
     request_check_fetch_complete(request_id=result.request_id)
 
 
-def _pause(result: Result, message: str) -> None:
+def _pause(result: Result, message: str, *, code: str = "needs_reauth") -> None:
     result.status = Result.Status.PAUSED
-    result.error_code = "needs_reauth"
-    result.error_message = message
+    result.error_code = code
+    result.error_message = message[:500]
     result.save(update_fields=["status", "error_code", "error_message"])
+    audit_record(action="result.paused", target=result, details={"error_code": code})
 
 
 def _settle(
@@ -529,7 +621,6 @@ def _settle(
         if status == Result.Status.FAILED:
             result.progress = progress
             _apply_final(result, status, code, message)
-            audit_record(action="result.failed", target=result, details={"error_code": code})
             return
         result.status = status
         result.error_code = code
@@ -593,26 +684,13 @@ def fetch_task_crashed(*, result_id: int, dispatch: uuid.UUID | None) -> None:
     Acts only if that task's run still owns the Result; a newer run is left alone.
     """
     with transaction.atomic():
-        result = Result.objects.select_for_update().filter(pk=result_id).first()
+        result = Result.objects.select_for_update(no_key=True).filter(pk=result_id).first()
         if result is None or result.status != Result.Status.RUNNING:
             return
         if dispatch is not None and result.run_token != dispatch:
             return
-        result.failures += 1
-        if result.failures >= settings.FETCH_MAX_ATTEMPTS:
-            result.save(update_fields=["failures"])
-            _apply_final(
-                result,
-                Result.Status.FAILED,
-                "worker_crashed",
-                "The background worker stopped during this fetch too often. Retry it.",
-            )
-            audit_record(
-                action="result.failed", target=result, details={"error_code": "worker_crashed"}
-            )
-            return
-        result.save(update_fields=["failures"])
-        _mark_queued(result, at=timezone.now())
+        if _count_failure(result, code="worker_crashed"):
+            _mark_queued(result, at=timezone.now())
 
 
 # --- Request status -----------------------------------------------------------------
@@ -621,7 +699,7 @@ def fetch_task_crashed(*, result_id: int, dispatch: uuid.UUID | None) -> None:
 def request_check_fetch_complete(*, request_id: int) -> bool:
     """Move the request to review once every Result has finished."""
     with transaction.atomic():
-        privacy_request = PrivacyRequest.objects.select_for_update().get(pk=request_id)
+        privacy_request = PrivacyRequest.objects.select_for_update(no_key=True).get(pk=request_id)
         if privacy_request.status != PrivacyRequest.Status.PROCESSING:
             return False
         results = privacy_request.results.all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -54,20 +55,22 @@ def request_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            privacy_request = request_create(
-                request_type=data["request_type"],
-                email=data["email"],
-                name=data["name"],
-                regulation=data["regulation"],
-                source=PrivacyRequest.Source.STAFF,
-                received_at=data["received_at"],
-                created_by=request.user,
-            )
+            # Create and start fetching together: a failure leaves no half-made request.
+            with transaction.atomic():
+                privacy_request = request_create(
+                    request_type=data["request_type"],
+                    email=data["email"],
+                    name=data["name"],
+                    regulation=data["regulation"],
+                    source=PrivacyRequest.Source.STAFF,
+                    received_at=data["received_at"],
+                    created_by=request.user,
+                )
+                if privacy_request.request_type == RequestType.ACCESS:
+                    fetch_start(privacy_request=privacy_request, actor=request.user)
         except ValidationError as exc:
             _add_service_errors(form, exc)
         else:
-            if privacy_request.request_type == RequestType.ACCESS:
-                fetch_start(privacy_request=privacy_request, actor=request.user)
             messages.success(request, f"{privacy_request} created.")
             if privacy_request.possible_duplicate_of_id:
                 messages.warning(

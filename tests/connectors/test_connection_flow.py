@@ -457,5 +457,24 @@ def test_deleting_a_connection_ends_its_unfinished_fetches(simulator, staff_user
     paused = ResultFactory(request=request, connection=connection, status=Result.Status.PAUSED)
     services.connection_delete(connection=connection, actor=staff_user)
     paused.refresh_from_db()
-    assert (paused.status, paused.error_code) == (Result.Status.FAILED, "connection_deleted")
+    assert (paused.status, paused.error_code) == (Result.Status.SKIPPED, "connection_deleted")
     assert paused.connection_name  # still reads well without its connection
+
+
+@pytest.mark.django_db
+def test_a_mail_failure_does_not_hide_the_revoked_grant(
+    simulator, monkeypatch, django_capture_on_commit_callbacks
+):
+    connection = simulator_connection(simulator, "zoom", account="full")
+    connection.owners.add(StaffFactory())
+    simulator.revoke_token(connection.refresh_token)
+
+    def smtp_down(*args, **kwargs):
+        raise OSError("mail server unreachable")
+
+    monkeypatch.setattr("connectors.services.send_mail", smtp_down)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(GrantRevoked):
+        oauth.refresh_tokens(
+            connection_id=connection.pk, stale_access_token=connection.access_token
+        )
+    assert Connection.objects.get(pk=connection.pk).status == Connection.Status.NEEDS_REAUTH

@@ -414,3 +414,78 @@ def test_sweeper_moves_on_a_request_whose_results_all_finished(provider):
     fetching.fetch_sweep()
     result.request.refresh_from_db()
     assert result.request.status == PrivacyRequest.Status.IN_REVIEW
+
+
+def test_disconnecting_ends_unfinished_fetches_so_the_request_moves_on(provider, staff_user):
+    from connectors.services import connection_disconnect
+
+    result = make_result()
+    connection_disconnect(connection=result.connection, actor=staff_user)
+    result.refresh_from_db()
+    assert (result.status, result.error_code) == (Result.Status.SKIPPED, "disconnected")
+    result.request.refresh_from_db()
+    assert result.request.status == PrivacyRequest.Status.IN_REVIEW
+    assert AuditEvent.objects.filter(action="result.skipped", actor=staff_user).exists()
+
+
+def test_a_run_that_keeps_killing_its_worker_ends_as_failed(provider, settings):
+    settings.FETCH_MAX_ATTEMPTS = 2
+    result = make_result()
+    stale = timezone.now() - timedelta(seconds=settings.FETCH_STALE_AFTER_SECONDS + 5)
+    for _ in range(2):
+        Result.objects.filter(pk=result.pk).update(status=Result.Status.RUNNING, heartbeat_at=stale)
+        fetching.fetch_sweep()
+    result.refresh_from_db()
+    assert (result.status, result.error_code) == (Result.Status.FAILED, "worker_lost")
+
+
+def test_sweeper_resumes_paused_results_whose_connection_works_again(provider):
+    result = make_result(status=Result.Status.PAUSED, error_code="needs_reauth")
+    assert fetching.fetch_sweep() == 1
+    result.refresh_from_db()
+    assert result.status == Result.Status.QUEUED
+
+
+def test_nothing_more_is_fetched_for_a_closed_request(provider):
+    result = make_result()
+    PrivacyRequest.objects.filter(pk=result.request_id).update(
+        status=PrivacyRequest.Status.CANCELLED
+    )
+    assert fetch_result(result.pk) == Result.Status.SKIPPED
+    assert provider.started_from == []
+
+
+def test_other_database_errors_fail_without_quoting_data(provider, caplog):
+    from django.db import DataError
+
+    provider.fail_before = 1
+    provider.error = DataError("invalid input: SENTINEL-row-value")
+    result = make_result()
+    assert fetch_result(result.pk) == Result.Status.FAILED
+    result.refresh_from_db()
+    assert result.error_code == "internal_error"
+    assert "SENTINEL" not in caplog.text
+    assert "DataError" in repr([r.__dict__ for r in caplog.records])
+
+
+def test_nul_characters_are_dropped_before_storing(provider, monkeypatch):
+    def with_nul(client, email, *, checkpoint=None):
+        yield Batch("meeting", [("m-1", {"title": "a\x00b", "x\x00": ["c\x00"]})])
+
+    monkeypatch.setattr(provider, "fetch_access", with_nul)
+    result = make_result()
+    assert fetch_result(result.pk) == Result.Status.SUCCEEDED
+    assert Record.objects.get(result=result).data == {"title": "ab", "x": ["c"]}
+
+
+def test_an_escaping_task_error_leaves_only_its_class(monkeypatch):
+    from requests_app import tasks
+
+    def boom(**kwargs):
+        raise ValueError("SENTINEL personal data")
+
+    monkeypatch.setattr(fetching, "fetch_execute", boom)
+    with pytest.raises(tasks.FetchTaskError) as raised:
+        tasks.fetch_result(1)
+    assert str(raised.value) == "fetch task failed: ValueError"
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__

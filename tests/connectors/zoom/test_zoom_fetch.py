@@ -14,7 +14,6 @@ import pytest
 import requests
 import time_machine
 
-from connectors import clock, http
 from connectors.clients import api_client_for
 from connectors.exceptions import ScopeMissing
 from connectors.models import Connection
@@ -29,8 +28,7 @@ from connectors.simulator.seed import (
     ZOOM_NO_PHONE_EMAIL,
     ZOOM_PENDING_EMAIL,
 )
-from tests.connectors.test_zoom_support import (
-    FAST_BUDGET,
+from tests.connectors.zoom.support import (
     FROZEN,
     TODAY,
     UNLIMITED_QPS,
@@ -51,29 +49,6 @@ from tests.connectors.test_zoom_support import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PHONE_TYPES = ("phone_user", "phone_settings", "call_log", "voicemail", "phone_recording")
-
-
-@pytest.fixture
-def zoom(simulator, settings):
-    """The simulator on a frozen day (a month end), no QPS surprises, a roomy budget."""
-    settings.FETCH_LOOKBACK_DAYS = 365
-    settings.CONNECTOR_RATE_LIMITS = FAST_BUDGET
-    with time_machine.travel(FROZEN, tick=True):
-        simulator.reset(zoom_qps=UNLIMITED_QPS)
-        yield simulator
-
-
-class MaxJitter:
-    def uniform(self, low: float, high: float) -> float:
-        return high
-
-
-@pytest.fixture
-def fake_clock(monkeypatch):
-    """Backoff and Retry-After waits recorded instead of slept."""
-    monkeypatch.setattr(http, "jitter", MaxJitter())
-    with clock.use(clock.FakeClock(start=FROZEN)) as fake:
-        yield fake
 
 
 def client_token(sim) -> str:

@@ -9,17 +9,13 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-import time_machine
 
-from connectors import clients, clock, http
+from connectors import clients
 from connectors.providers import zoom_fetch
 from connectors.simulator.seed import SUBJECT_EMAIL, SUBJECT_STORED_EMAIL, UNKNOWN_EMAIL
 from requests_app.models import PrivacyRequest, Record, Result
 from requests_app.services import fetching
-from tests.connectors.test_zoom_support import (
-    FAST_BUDGET,
-    FROZEN,
-    UNLIMITED_QPS,
+from tests.connectors.zoom.support import (
     collect,
     counts_of,
     expected_counts,
@@ -29,27 +25,6 @@ from tests.connectors.test_zoom_support import (
 from tests.factories import PrivacyRequestFactory, ResultFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def zoom(simulator, settings):
-    settings.FETCH_LOOKBACK_DAYS = 365
-    settings.CONNECTOR_RATE_LIMITS = FAST_BUDGET
-    with time_machine.travel(FROZEN, tick=True):
-        simulator.reset(zoom_qps=UNLIMITED_QPS)
-        yield simulator
-
-
-class MaxJitter:
-    def uniform(self, low: float, high: float) -> float:
-        return high
-
-
-@pytest.fixture
-def fake_clock(monkeypatch):
-    monkeypatch.setattr(http, "jitter", MaxJitter())
-    with clock.use(clock.FakeClock(start=FROZEN)) as fake:
-        yield fake
 
 
 @pytest.fixture

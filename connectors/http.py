@@ -193,28 +193,6 @@ class ApiClient:
             "POST", path_or_url, params=params, json=json, category=category, idempotent=idempotent
         )
 
-    def request(
-        self,
-        method: str,
-        path_or_url: str,
-        *,
-        params: Params = None,
-        json: Any = None,
-        data: Mapping[str, str] | None = None,
-        category: str = "default",
-        idempotent: bool | None = None,
-    ) -> ApiResponse:
-        """Any method. 5xx and timeouts are retried only for idempotent requests."""
-        return self._request(
-            method,
-            path_or_url,
-            params=params,
-            json=json,
-            data=data,
-            category=category,
-            idempotent=idempotent,
-        )
-
     def _request(
         self,
         method: str,

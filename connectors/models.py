@@ -96,7 +96,3 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_provider_display()})"
-
-    @property
-    def is_usable(self) -> bool:
-        return self.status == self.Status.ACTIVE and self.access_mode == self.AccessMode.API

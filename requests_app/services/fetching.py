@@ -252,7 +252,8 @@ def fetch_end_for_connection(*, connection_id: int, code: str, message: str, act
     )
     for result in results:
         _skip(result, code, message, actor=actor)
-        request_check_fetch_complete(request_id=result.request_id)
+    for request_id in sorted({r.request_id for r in results}):
+        request_check_fetch_complete(request_id=request_id)
     return len(results)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from django.conf import settings
+
 from requests_app.services import fetching
 
 
@@ -13,7 +15,10 @@ class FetchTaskError(RuntimeError):
 
 def fetch_result(result_id: int, dispatch: UUID | None = None) -> str:
     try:
-        return fetching.fetch_execute(result_id=result_id, dispatch=dispatch)
+        # The task runner's time limit is its business: the service is told, not asked.
+        return fetching.fetch_execute(
+            result_id=result_id, dispatch=dispatch, time_limit=settings.Q_CLUSTER["timeout"]
+        )
     except Exception as exc:
         # q2 writes str(exc) and the traceback into its tables and logs.
         raise FetchTaskError(f"fetch task failed: {type(exc).__name__}") from None

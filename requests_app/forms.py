@@ -1,30 +1,51 @@
-"""Staff forms for requests: parse and validate input; the services do the writing."""
+"""Staff forms for requests: parse input for the services, which validate and write."""
 
 from __future__ import annotations
 
 from django import forms
-from django.utils import timezone
 
 from requests_app.models import PrivacyRequest, Regulation, RequestType
 from requests_app.selectors import DUE_OVERDUE, DUE_SOON
+from requests_app.services.intake import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
+
+
+class _ServiceValidatedText(forms.CharField):
+    """Shown as required where the service requires it; the service says what is wrong."""
+
+    def validate(self, value: str) -> None:
+        return None
 
 
 class PrivacyRequestCreateForm(forms.Form):
-    request_type = forms.ChoiceField(
+    """Labels, widgets and parsing only: ``privacy_request_create`` validates the input.
+
+    The fields accept any text so that the service, the one validator shared with the
+    JSON API, reports every problem in one pass; its errors are shown on these fields.
+    """
+
+    request_type = _ServiceValidatedText(
         label="Request type",
-        choices=RequestType.choices,
-        widget=forms.RadioSelect,
+        widget=forms.RadioSelect(choices=RequestType.choices),
         initial=RequestType.ACCESS,
     )
-    email = forms.EmailField(
+    email = _ServiceValidatedText(
         label="Subject's email address",
-        max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        strip=False,
+        widget=forms.EmailInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "maxlength": EMAIL_MAX_LENGTH}
+        ),
         help_text="We look for this person's data under this address in every connection.",
     )
-    name = forms.CharField(label="Subject's name", max_length=200, required=False)
-    regulation = forms.ChoiceField(
-        label="Regulation", choices=Regulation.choices, initial=Regulation.GDPR
+    name = forms.CharField(
+        label="Subject's name",
+        required=False,
+        strip=False,
+        widget=forms.TextInput(attrs={"maxlength": NAME_MAX_LENGTH}),
+    )
+    regulation = _ServiceValidatedText(
+        label="Regulation",
+        widget=forms.Select(choices=Regulation.choices),
+        initial=Regulation.GDPR,
     )
     received_at = forms.DateTimeField(
         label="Received at",
@@ -33,12 +54,6 @@ class PrivacyRequestCreateForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
         help_text="When the request reached us; leave empty for now. The due date counts from it.",
     )
-
-    def clean_received_at(self):
-        value = self.cleaned_data.get("received_at")
-        if value and value > timezone.now():
-            raise forms.ValidationError("The receipt time cannot be in the future.")
-        return value
 
 
 class PrivacyRequestExtendForm(forms.Form):

@@ -10,6 +10,7 @@ from django.utils import timezone
 from connectors.models import Connection
 from requests_app.models import PrivacyRequest, Record, Result
 from requests_app.services.due_dates import due_soon_cutoff
+from requests_app.services.intake import email_normalize
 
 DUE_OVERDUE = "overdue"
 DUE_SOON = "due_soon"
@@ -42,7 +43,7 @@ def privacy_request_list(
     elif due == DUE_SOON:
         qs = privacy_request_open(qs).filter(due_at__gte=now, due_at__lte=due_soon_cutoff(now=now))
     if email:
-        qs = qs.filter(subject_email__icontains=email.strip().lower())
+        qs = qs.filter(subject_email__icontains=email_normalize(email))
     return qs.order_by("due_at", "id")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -21,7 +20,7 @@ from requests_app.forms import (
 from requests_app.models import PrivacyRequest, RequestType
 from requests_app.services.due_dates import privacy_request_extend
 from requests_app.services.fetching import RETRYABLE_RESULT_STATUSES, fetch_retry, fetch_start
-from requests_app.services.intake import request_create
+from requests_app.services.intake import privacy_request_create
 
 PAGE_SIZE = 50
 
@@ -55,19 +54,15 @@ def request_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            # Create and start fetching together: a failure leaves no half-made request.
-            with transaction.atomic():
-                privacy_request = request_create(
-                    request_type=data["request_type"],
-                    email=data["email"],
-                    name=data["name"],
-                    regulation=data["regulation"],
-                    source=PrivacyRequest.Source.STAFF,
-                    received_at=data["received_at"],
-                    created_by=request.user,
-                )
-                if privacy_request.request_type == RequestType.ACCESS:
-                    fetch_start(privacy_request=privacy_request, actor=request.user)
+            privacy_request = privacy_request_create(
+                request_type=data["request_type"],
+                email=data["email"],
+                name=data["name"],
+                regulation=data["regulation"],
+                source=PrivacyRequest.Source.STAFF,
+                received_at=data["received_at"],
+                created_by=request.user,
+            )
         except ValidationError as exc:
             _add_service_errors(form, exc)
         else:

@@ -11,10 +11,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from portal.models import AuditEvent
-from requests_app.models import PrivacyRequest, Regulation, RequestType
+from requests_app.models import PrivacyRequest, Regulation, RequestType, Result
 from requests_app.services.due_dates import local_date
-from requests_app.services.intake import request_create
-from tests.factories import PrivacyRequestFactory, StaffFactory
+from requests_app.services.intake import email_normalize, privacy_request_create
+from tests.factories import ConnectionFactory, PrivacyRequestFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def _create(**overrides) -> PrivacyRequest:
         "source": PrivacyRequest.Source.STAFF,
     }
     kwargs.update(overrides)
-    return request_create(**kwargs)
+    return privacy_request_create(**kwargs)
 
 
 def test_email_is_trimmed_and_lowercased():
@@ -84,15 +84,20 @@ def test_audit_event_has_ids_only():
 def test_api_and_public_sources_are_audited_with_their_actor_type():
     _create(source=PrivacyRequest.Source.API)
     _create(source=PrivacyRequest.Source.PUBLIC_FORM, email="other@example.org")
-    types = set(AuditEvent.objects.values_list("actor_type", flat=True))
+    created = AuditEvent.objects.filter(action="request.created")
+    types = set(created.values_list("actor_type", flat=True))
     assert types == {AuditEvent.ActorType.API, AuditEvent.ActorType.SUBJECT}
 
 
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"email": "not-an-email"}, "subject_email"),
-        ({"email": "   "}, "subject_email"),
+        ({"email": "not-an-email"}, "email"),
+        ({"email": "   "}, "email"),
+        ({"email": None}, "email"),
+        ({"email": "a" * 250 + "@example.org"}, "email"),
+        ({"name": "x" * 201}, "name"),
+        ({"name": 7}, "name"),
         ({"request_type": "rectification"}, "request_type"),
         ({"regulation": "hipaa"}, "regulation"),
         ({"source": "fax"}, "source"),
@@ -107,7 +112,51 @@ def test_invalid_input_is_refused_and_nothing_is_written(overrides, field):
     assert AuditEvent.objects.count() == 0
 
 
-def test_intake_does_not_start_fetching():
-    pr = _create()
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ValidationError) as exc:
+        _create(request_type="refund", email="nope", regulation="hipaa")
+    assert set(exc.value.message_dict) == {"request_type", "email", "regulation"}
+    assert exc.value.message_dict["request_type"] == [
+        "Select a valid choice. One of: access, deletion."
+    ]
+
+
+def test_email_normalize():
+    assert email_normalize("  Jane.Doe@Example.ORG ") == "jane.doe@example.org"
+    assert email_normalize("") == ""
+
+
+def test_an_access_request_starts_fetching_in_the_same_transaction(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    enqueued = []
+    monkeypatch.setattr(
+        "requests_app.services.fetching.enqueue", lambda *, result_id: enqueued.append(result_id)
+    )
+    active = ConnectionFactory(connected=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        pr = _create()
+    (result,) = pr.results.all()
+    assert (result.connection, result.status) == (active, Result.Status.QUEUED)
+    assert enqueued == [result.pk]
+    assert pr.status == PrivacyRequest.Status.PROCESSING
+    actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
+    assert actions == ["request.created", "request.fetch_started"]
+
+
+def test_a_deletion_request_starts_no_fetch():
+    ConnectionFactory(connected=True)
+    pr = _create(request_type=RequestType.DELETION)
     assert pr.results.count() == 0
     assert pr.status == PrivacyRequest.Status.PROCESSING
+
+
+def test_a_failing_start_leaves_no_request(monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("start failed")
+
+    monkeypatch.setattr("requests_app.services.intake.fetch_start", broken)
+    with pytest.raises(RuntimeError):
+        _create()
+    assert PrivacyRequest.objects.count() == 0
+    assert AuditEvent.objects.count() == 0

@@ -3,8 +3,6 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from portal import views
-
 # The admin signs in through allauth (and so through MFA and throttling) too;
 # signed-in non-staff get a 403 rather than Django's own login form.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -12,7 +10,8 @@ admin.site.site_header = "DSAR portal administration"
 admin.site.site_title = "DSAR portal administration"
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    # The dashboard is about requests; requests_app serves it at the root.
+    path("", include("requests_app.dashboard_urls")),
     path("accounts/", include("allauth.urls")),
     path("requests/", include("requests_app.urls")),
     path("connections/", include("connectors.urls")),

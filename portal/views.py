@@ -1,25 +1,10 @@
-"""The staff dashboard and the error pages."""
+"""The error pages; the dashboard lives in requests_app (``views/dashboard.py``)."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
-
-from portal.permissions import staff_required
-from requests_app import selectors
-
-
-@staff_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "portal/dashboard.html",
-        {
-            **selectors.dashboard_request_summary(),
-            "connection_health": selectors.connection_status_counts(),
-        },
-    )
 
 
 def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:

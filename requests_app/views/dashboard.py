@@ -1,0 +1,21 @@
+"""The staff dashboard: deadlines at risk, requests waiting for review, connection health."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from portal.permissions import staff_required
+from requests_app import selectors
+
+
+@staff_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "requests_app/dashboard.html",
+        {
+            **selectors.dashboard_request_summary(),
+            "connection_health": selectors.connection_status_counts(),
+        },
+    )

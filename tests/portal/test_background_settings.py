@@ -1,4 +1,4 @@
-"""django-q2 and timeout settings hold the ordering the reliability bar asks for."""
+"""django-q2 and timeout settings keep their order: HTTP call < refresh lock < task < redelivery."""
 
 from django.conf import settings
 

@@ -1,4 +1,4 @@
-"""Security headers, cookie flags and production settings (RELIABILITY items 23-25, 27)."""
+"""Security headers, cookie flags and production settings that must hold in every deployment."""
 
 from __future__ import annotations
 

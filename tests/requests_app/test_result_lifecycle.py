@@ -33,7 +33,7 @@ from requests_app.services.fetching import (
     result_transition,
 )
 from requests_app.services.fetching.outcomes import backoff_seconds, rate_limit_seconds
-from tests.factories import PrivacyRequestFactory, ResultFactory, StaffFactory
+from tests.factories import ConnectionFactory, PrivacyRequestFactory, ResultFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -274,3 +274,47 @@ def test_backoff_and_rate_limit_waits():
     assert rate_limit_seconds(_api(RateLimited, retry_after=120)) == 120
     assert rate_limit_seconds(_api(RateLimited)) == 60
     assert rate_limit_seconds(_api(RateLimited, retry_after=0.2)) == 1
+
+
+# --- Direct Contact tasks are Results the API pipeline leaves alone -------------------
+
+
+def _direct_contact(status: str, **kwargs) -> Result:
+    request = PrivacyRequestFactory(status=PrivacyRequest.Status.PROCESSING)
+    return ResultFactory(
+        request=request,
+        workflow=Result.Workflow.DIRECT_CONTACT_ACCESS,
+        status=status,
+        connection=ConnectionFactory(connected=True),
+        **kwargs,
+    )
+
+
+def test_run_sweep_and_retry_leave_direct_contact_tasks_alone(monkeypatch, staff_user):
+    from requests_app.services import fetching
+
+    monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: pytest.fail("enqueued"))
+    old = timezone.now() - timedelta(days=1)
+    queued = _direct_contact(Result.Status.QUEUED, queued_at=old, next_attempt_at=old)
+    running = _direct_contact(Result.Status.RUNNING, heartbeat_at=old)
+    failed = _direct_contact(Result.Status.FAILED)
+    assert fetching.fetch_execute(result_id=queued.pk) == Result.Status.QUEUED
+    assert fetching.fetch_sweep() == 0
+    fetching.fetch_retry(result=failed, actor=staff_user)
+    assert Result.objects.get(pk=running.pk).status == Result.Status.RUNNING
+    assert Result.objects.get(pk=failed.pk).status == Result.Status.FAILED
+    assert (
+        fetching.fetch_end_for_connection(
+            connection_id=queued.connection_id, code="disconnected", message="Gone."
+        )
+        == 0
+    )
+
+
+def test_start_does_not_turn_a_direct_contact_task_into_a_fetch(monkeypatch):
+    from requests_app.services import fetching
+
+    monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: None)
+    task = _direct_contact(Result.Status.PENDING)
+    assert fetching.fetch_start(privacy_request=task.request) == []
+    assert Result.objects.get(pk=task.pk).status == Result.Status.PENDING

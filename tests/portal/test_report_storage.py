@@ -68,10 +68,9 @@ def test_tampered_blob_fails_while_reading(data_dir):
     raw = bytearray(path.read_bytes())
     raw[-1] ^= 1
     path.write_bytes(bytes(raw))
-    with pytest.raises(streamcrypt.StreamCryptError):  # noqa: PT012
-        with report_storage.open_decrypted(name) as chunks:
-            for _ in chunks:
-                pass
+    with pytest.raises(streamcrypt.StreamCryptError), report_storage.open_decrypted(name) as chunks:
+        for _ in chunks:
+            pass
 
 
 def test_rotation_rewrites_under_the_new_key(data_dir, settings):

@@ -113,7 +113,7 @@ def _prune(record: Mapping[str, Any], tree: _Tree) -> dict[str, Any]:
         sub = tree[key]
         if sub is None:
             kept[key] = value
-        elif isinstance(value, Mapping):
+        elif isinstance(value, dict):
             inner = _prune(value, sub)
             if inner:
                 kept[key] = inner
@@ -134,23 +134,27 @@ def flatten_record(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any
     flat: dict[str, Any] = {}
     for key, value in record.items():
         path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
+        if isinstance(value, dict) and value:
             flat.update(flatten_record(value, f"{path}."))
         else:
             flat[path] = value
     return flat
 
 
-def value_at(record: Mapping[str, Any], path: str) -> Any:
-    """The value at a dotted path, or ``None`` when the record lacks it."""
+def _lookup(record: Mapping[str, Any], parts: tuple[str, ...]) -> Any:
     value: Any = record
-    for part in path.split("."):
-        if not isinstance(value, Mapping):
+    for part in parts:
+        if not isinstance(value, dict):
             return None
         value = value.get(part, _MISSING)
         if value is _MISSING:
             return None
     return value
+
+
+def value_at(record: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path, or ``None`` when the record lacks it."""
+    return _lookup(record, tuple(path.split(".")))
 
 
 def _json_default(value: Any) -> Any:
@@ -166,6 +170,8 @@ def _to_json(value: Any) -> str:
 
 
 def _scalar_text(value: Any) -> str:
+    if type(value) is str:
+        return value
     if value is None:
         return ""
     if value is True:
@@ -174,7 +180,7 @@ def _scalar_text(value: Any) -> str:
         return "false"
     if isinstance(value, str):
         return value
-    if isinstance(value, Mapping | list | tuple):
+    if isinstance(value, dict | list | tuple):
         return _to_json(value)
     text = _json_default(value) if not isinstance(value, int | float) else value
     return str(text)
@@ -291,9 +297,9 @@ def write_section_csv(section: ReportSection, out: TextIO) -> int:
     writer = csv.writer(out)
     writer.writerow([neutralise_cell(c) for c in section.columns])
     count = 0
-    columns = section.columns
+    paths = [tuple(c.split(".")) for c in section.columns]
     for record in section.records():
-        writer.writerow([csv_cell(value_at(record, c)) for c in columns])
+        writer.writerow([csv_cell(_lookup(record, p)) for p in paths])
         count += 1
     return count
 
@@ -327,7 +333,9 @@ _esc = html.escape
 
 def _html_value(value: Any) -> str:
     """Escaped HTML for one value; objects as nested definition lists, lists as numbered lists."""
-    if isinstance(value, Mapping):
+    if type(value) is str:
+        return _esc(value)
+    if isinstance(value, dict):
         if not value:
             return ""
         items = "".join(
@@ -348,13 +356,14 @@ def _html_value(value: Any) -> str:
 
 def _write_rows(section: ReportSection, first: dict, rest: Iterator[dict], out: TextIO) -> int:
     columns = section.columns
+    paths = [tuple(c.split(".")) for c in columns]
     wide = len(columns) > WIDE_COLUMNS
     heads = [_esc(c) for c in columns]
     count = 0
     record: dict | None = first
     while record is not None:
         count += 1
-        cells = [_html_value(value_at(record, c)) for c in columns]
+        cells = [_html_value(_lookup(record, p)) for p in paths]
         if wide:
             fields = "".join(f"<dt>{h}</dt><dd>{v}</dd>" for h, v in zip(heads, cells, strict=True))
             out.write(

@@ -145,10 +145,12 @@ if REDIS_URL:
     }
 else:
     # A database cache is shared by the web server and the worker, so login
-    # throttling and the provider rate-limit budget hold across processes.
+    # throttling and the provider rate-limit budget hold across processes. It
+    # never evicts a live key (Django's own culls counters once MAX_ENTRIES is
+    # reached); see portal/cache.py.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "BACKEND": "portal.cache.NonCullingDatabaseCache",
             "LOCATION": "portal_cache",
         }
     }

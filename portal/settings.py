@@ -24,9 +24,16 @@ IS_PRODUCTION = DJANGO_ENV == "production"
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "data")))
 
 
+def _private_dir(path: Path) -> None:
+    """Create ``path`` if missing; a folder we create is readable by its owner only."""
+    if not path.exists():
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)
+
+
 def _local_secret(name: str, make) -> str:
     """Read a development secret from data/, generating it the first time."""
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    _private_dir(DATA_DIR)
     path = DATA_DIR / name
     if not path.exists():
         path.write_text(make())
@@ -40,6 +47,9 @@ def _required(name: str) -> str:
         raise ImproperlyConfigured(f"{name} must be set when DJANGO_ENV=production.")
     return value
 
+
+if not IS_PRODUCTION:
+    _private_dir(DATA_DIR)  # keys, the SQLite database and media live here
 
 if IS_PRODUCTION:
     SECRET_KEY = _required("SECRET_KEY")
@@ -85,6 +95,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "portal.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -125,6 +136,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web server and the worker share the file.
     # IMMEDIATE transactions take SQLite's write lock up front, so the token refresh
     # transaction serialises workers here as select_for_update does on PostgreSQL.
+    # Its folder is created owner-only; portal/private_files.py makes the files 0600.
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        _private_dir(Path(DATABASES["default"]["NAME"]).parent)
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "timeout": 20,
@@ -282,6 +296,9 @@ else:
 
 # --- Providers -------------------------------------------------------------------
 SIMULATOR_ENABLED = env.bool("SIMULATOR_ENABLED", default=False)
+if SIMULATOR_ENABLED and IS_PRODUCTION:
+    # The simulator grants tokens to anyone and serves invented data: demos only.
+    raise ImproperlyConfigured("SIMULATOR_ENABLED must not be set when DJANGO_ENV=production.")
 SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=9100)
 # With the simulator on (the demo), the providers default to it instead of the real hosts.
 _sim = f"http://127.0.0.1:{SIMULATOR_PORT}"
@@ -317,13 +334,36 @@ OTHER_REGULATION_EXTENSION_DAYS = env.int("OTHER_REGULATION_EXTENSION_DAYS", def
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        # OAuth codes and states, search terms: query values never reach the access log.
+        "redact_query": {"()": "portal.log_filters.RedactQueryStringFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # Django's own access-log format (django.utils.log.DEFAULT_LOGGING).
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "django.server": {
+            "level": "INFO",
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "django.server": {
+            "handlers": ["django.server"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["redact_query"],
+        },
     },
 }
 

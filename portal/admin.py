@@ -15,6 +15,8 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import transaction
 from django.http import HttpRequest
 
+from portal.api_tokens import api_token_revoke
+from portal.audit import audit_record
 from portal.models import ApiToken, AuditEvent, User
 
 
@@ -117,12 +119,68 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Tokens are issued by ``create_api_token``; the admin can only see and revoke them."""
+    """Tokens are issued by ``create_api_token``; here they are seen, renamed and revoked.
 
-    list_display = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
-    fields = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = ("prefix", "name", "user", "created_at", "last_used_at")
-    list_filter = ("revoked_at",)
+    Revocation is an action and cannot be undone: ``revoked_at`` is never editable
+    and a revoked token is entirely read-only. Every change is audited.
+    """
+
+    list_display = (
+        "prefix",
+        "name",
+        "user",
+        "read_only",
+        "status",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    fields = (
+        "prefix",
+        "name",
+        "user",
+        "read_only",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    readonly_fields = (
+        "prefix",
+        "user",
+        "read_only",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = ("read_only", "revoked_at", "expires_at")
+    actions = ["revoke"]
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Revoke instead: the row and its audit trail stay.
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.revoked_at is not None:
+            return self.fields
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and form.changed_data:
+            audit_record(
+                action="api_token.changed",
+                target=obj,
+                actor=request.user,
+                details={"fields": sorted(form.changed_data)},
+            )
+
+    @admin.action(description="Revoke selected tokens (cannot be undone)")
+    def revoke(self, request, queryset):
+        revoked = sum(api_token_revoke(token=t, actor=request.user) for t in queryset)
+        self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)

@@ -369,6 +369,11 @@ LOGGING = {
 
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 
+# --- JSON API ------------------------------------------------------------------------
+# Calls per API token per fixed window ("120/m"; units s, m, h, d; "0" for no limit),
+# see portal/api_tokens.py.
+API_TOKEN_RATE_LIMIT = env.str("API_TOKEN_RATE_LIMIT", default="120/m")
+
 # --- Fetch pipeline ------------------------------------------------------------------
 # A fetch task works at most this long, then re-enqueues itself from its checkpoint,
 # so it always ends well inside the django-q2 task timeout.

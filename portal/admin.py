@@ -7,7 +7,6 @@ email (allauth's password reset) to choose one, so no password ever travels.
 from __future__ import annotations
 
 from allauth.account.forms import ResetPasswordForm
-from allauth.account.models import EmailAddress
 from allauth.core.context import request_context
 from django import forms
 from django.contrib import admin, messages
@@ -18,6 +17,7 @@ from django.http import HttpRequest
 from portal.api_tokens import api_token_revoke
 from portal.audit import audit_record
 from portal.models import ApiToken, AuditEvent, User
+from portal.staff_emails import staff_email_address_ensure
 
 
 def staff_invitation_send(*, request: HttpRequest, user: User) -> None:
@@ -31,10 +31,8 @@ def staff_invitation_send(*, request: HttpRequest, user: User) -> None:
 
 
 def staff_invite(*, request: HttpRequest, user: User) -> None:
-    """Make sure allauth knows the address, then send the password-set invitation."""
-    EmailAddress.objects.get_or_create(
-        user=user, email=user.email, defaults={"primary": True, "verified": True}
-    )
+    """Make sure allauth knows the address as verified, then send the invitation."""
+    staff_email_address_ensure(user)
     staff_invitation_send(request=request, user=user)
 
 

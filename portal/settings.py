@@ -229,7 +229,14 @@ ACCOUNT_RATE_LIMITS = {
     "reauthenticate": "10/m/user",
 }
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
+# Staff cannot add addresses: the one an administrator entered is their only one,
+# verified and primary (portal/staff_emails.py).
+ACCOUNT_MAX_EMAIL_ADDRESSES = 1
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# allauth refuses TOTP while any address is unverified, against someone signing up
+# with another person's address first. Sign-up is closed here (accounts come from
+# administrators), so a stale unverified address must not block enrolment.
+MFA_ALLOW_UNVERIFIED_EMAIL = True
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="DSAR Portal")
 # Staff must enrol in TOTP before they can use the portal.
 PORTAL_REQUIRE_MFA = env.bool("PORTAL_REQUIRE_MFA", default=IS_PRODUCTION)

@@ -233,6 +233,8 @@ ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
 # verified and primary (portal/staff_emails.py).
 ACCOUNT_MAX_EMAIL_ADDRESSES = 1
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Encrypts TOTP and recovery-code seeds with FIELD_ENCRYPTION_KEY.
+MFA_ADAPTER = "portal.adapters.StaffMFAAdapter"
 # allauth refuses TOTP while any address is unverified, against someone signing up
 # with another person's address first. Sign-up is closed here (accounts come from
 # administrators), so a stale unverified address must not block enrolment.

@@ -7,7 +7,6 @@ email (allauth's password reset) to choose one, so no password ever travels.
 from __future__ import annotations
 
 from allauth.account.forms import ResetPasswordForm
-from allauth.account.models import EmailAddress
 from allauth.core.context import request_context
 from django import forms
 from django.contrib import admin, messages
@@ -15,7 +14,10 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import transaction
 from django.http import HttpRequest
 
+from portal.api_tokens import api_token_revoke
+from portal.audit import audit_record
 from portal.models import ApiToken, AuditEvent, User
+from portal.staff_emails import staff_email_address_ensure
 
 
 def staff_invitation_send(*, request: HttpRequest, user: User) -> None:
@@ -29,10 +31,8 @@ def staff_invitation_send(*, request: HttpRequest, user: User) -> None:
 
 
 def staff_invite(*, request: HttpRequest, user: User) -> None:
-    """Make sure allauth knows the address, then send the password-set invitation."""
-    EmailAddress.objects.get_or_create(
-        user=user, email=user.email, defaults={"primary": True, "verified": True}
-    )
+    """Make sure allauth knows the address as verified, then send the invitation."""
+    staff_email_address_ensure(user)
     staff_invitation_send(request=request, user=user)
 
 
@@ -117,12 +117,68 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Tokens are issued by ``create_api_token``; the admin can only see and revoke them."""
+    """Tokens are issued by ``create_api_token``; here they are seen, renamed and revoked.
 
-    list_display = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
-    fields = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = ("prefix", "name", "user", "created_at", "last_used_at")
-    list_filter = ("revoked_at",)
+    Revocation is an action and cannot be undone: ``revoked_at`` is never editable
+    and a revoked token is entirely read-only. Every change is audited.
+    """
+
+    list_display = (
+        "prefix",
+        "name",
+        "user",
+        "read_only",
+        "status",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    fields = (
+        "prefix",
+        "name",
+        "user",
+        "read_only",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    readonly_fields = (
+        "prefix",
+        "user",
+        "read_only",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = ("read_only", "revoked_at", "expires_at")
+    actions = ["revoke"]
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Revoke instead: the row and its audit trail stay.
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.revoked_at is not None:
+            return self.fields
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and form.changed_data:
+            audit_record(
+                action="api_token.changed",
+                target=obj,
+                actor=request.user,
+                details={"fields": sorted(form.changed_data)},
+            )
+
+    @admin.action(description="Revoke selected tokens (cannot be undone)")
+    def revoke(self, request, queryset):
+        revoked = sum(api_token_revoke(token=t, actor=request.user) for t in queryset)
+        self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)

@@ -6,5 +6,6 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self) -> None:
-        # Imported for their side effects: system checks and the MFA signal receivers.
-        from portal import checks, middleware  # noqa: F401
+        # Imported for their side effects: system checks, the MFA signal receivers, the
+        # receiver keeping the SQLite files private and the one verifying staff addresses.
+        from portal import checks, middleware, private_files, staff_emails  # noqa: F401

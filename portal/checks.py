@@ -49,3 +49,15 @@ def check_field_key_not_secret_key(app_configs=None, **kwargs):
     if settings.SECRET_KEY in settings.FIELD_ENCRYPTION_KEY:
         return [Error("FIELD_ENCRYPTION_KEY must differ from SECRET_KEY.", id="portal.E002")]
     return []
+
+
+@register()
+def check_api_token_rate_limit(app_configs=None, **kwargs):
+    """A malformed API_TOKEN_RATE_LIMIT would fail every API call; say so at start-up."""
+    from portal.api_tokens import parse_rate
+
+    try:
+        parse_rate(getattr(settings, "API_TOKEN_RATE_LIMIT", ""))
+    except ValueError as exc:
+        return [Error(str(exc), id="portal.E003")]
+    return []

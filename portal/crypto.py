@@ -61,8 +61,13 @@ def _raw_values(model: type[models.Model], attname: str):
 
 
 def undecryptable_rows() -> list[str]:
-    """Name every stored secret that no configured key decrypts (never its value)."""
-    problems: list[str] = []
+    """Name every stored secret that no configured key decrypts (never its value).
+
+    Includes the MFA seeds in allauth's ``Authenticator.data`` (portal/mfa_crypto.py).
+    """
+    from portal.mfa_crypto import undecryptable_seeds
+
+    problems: list[str] = undecryptable_seeds()
     for model, attname in encrypted_fields():
         for pk, raw in _raw_values(model, attname).iterator():
             try:
@@ -73,8 +78,10 @@ def undecryptable_rows() -> list[str]:
 
 
 def rotate_encryption(batch_size: int = 500) -> int:
-    """Re-encrypt every secret with the first configured key; returns rows written."""
-    written = 0
+    """Re-encrypt every secret, MFA seeds included, with the first key; returns rows written."""
+    from portal.mfa_crypto import seeds_rotate
+
+    written = seeds_rotate()
     for model, attname in encrypted_fields():
         for obj in model._default_manager.all().only("pk", attname).iterator(batch_size):
             value = getattr(obj, attname)

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.dispatch import receiver
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
 
 # Paths a signed-in user without MFA may still reach: sign-in/out and MFA set-up,
@@ -80,3 +81,19 @@ class StaffMFAMiddleware:
         if user is None or not user.is_authenticated or not user.is_staff:
             return False
         return not request.path.startswith(_EXEMPT_PREFIXES)
+
+
+class NoStoreMiddleware:
+    """Every page and API answer may hold personal data: no browser or proxy keeps a copy.
+
+    Static files never reach this middleware (WhiteNoise answers them first) and
+    keep their long-lived caching.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        add_never_cache_headers(response)
+        return response

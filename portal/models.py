@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
@@ -81,8 +83,19 @@ class AuditEvent(models.Model):
         return f"{self.action} on {self.target_type}:{self.target_id}"
 
 
+API_TOKEN_DEFAULT_DAYS = 90
+
+
+def api_token_default_expiry():
+    """Tokens expire: an integration leaked or forgotten stops working on its own."""
+    return timezone.now() + timedelta(days=API_TOKEN_DEFAULT_DAYS)
+
+
 class ApiToken(models.Model):
-    """A bearer token for the JSON API; only its SHA-256 is stored."""
+    """A bearer token for the JSON API; only its SHA-256 is stored.
+
+    A revoked token stays revoked: ``save()`` refuses to clear ``revoked_at``.
+    """
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
@@ -92,10 +105,29 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=8)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(default=api_token_default_expiry)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    read_only = models.BooleanField(
+        default=False, help_text="Read-only tokens may list and read but not create requests."
+    )
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and self.revoked_at is None:
+            stored = ApiToken.objects.filter(pk=self.pk).values_list("revoked_at", flat=True)
+            if stored.first() is not None:
+                raise ValueError("A revoked API token cannot be reinstated; create a new one.")
+        super().save(*args, **kwargs)
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "active"

@@ -24,9 +24,16 @@ IS_PRODUCTION = DJANGO_ENV == "production"
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "data")))
 
 
+def _private_dir(path: Path) -> None:
+    """Create ``path`` if missing; a folder we create is readable by its owner only."""
+    if not path.exists():
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)
+
+
 def _local_secret(name: str, make) -> str:
     """Read a development secret from data/, generating it the first time."""
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    _private_dir(DATA_DIR)
     path = DATA_DIR / name
     if not path.exists():
         path.write_text(make())
@@ -40,6 +47,9 @@ def _required(name: str) -> str:
         raise ImproperlyConfigured(f"{name} must be set when DJANGO_ENV=production.")
     return value
 
+
+if not IS_PRODUCTION:
+    _private_dir(DATA_DIR)  # keys, the SQLite database and media live here
 
 if IS_PRODUCTION:
     SECRET_KEY = _required("SECRET_KEY")
@@ -85,6 +95,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "portal.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -125,6 +136,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web server and the worker share the file.
     # IMMEDIATE transactions take SQLite's write lock up front, so the token refresh
     # transaction serialises workers here as select_for_update does on PostgreSQL.
+    # Its folder is created owner-only; portal/private_files.py makes the files 0600.
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        _private_dir(Path(DATABASES["default"]["NAME"]).parent)
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "timeout": 20,
@@ -145,10 +159,12 @@ if REDIS_URL:
     }
 else:
     # A database cache is shared by the web server and the worker, so login
-    # throttling and the provider rate-limit budget hold across processes.
+    # throttling and the provider rate-limit budget hold across processes. It
+    # never evicts a live key (Django's own culls counters once MAX_ENTRIES is
+    # reached); see portal/cache.py.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "BACKEND": "portal.cache.NonCullingDatabaseCache",
             "LOCATION": "portal_cache",
         }
     }
@@ -213,7 +229,16 @@ ACCOUNT_RATE_LIMITS = {
     "reauthenticate": "10/m/user",
 }
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
+# Staff cannot add addresses: the one an administrator entered is their only one,
+# verified and primary (portal/staff_emails.py).
+ACCOUNT_MAX_EMAIL_ADDRESSES = 1
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Encrypts TOTP and recovery-code seeds with FIELD_ENCRYPTION_KEY.
+MFA_ADAPTER = "portal.adapters.StaffMFAAdapter"
+# allauth refuses TOTP while any address is unverified, against someone signing up
+# with another person's address first. Sign-up is closed here (accounts come from
+# administrators), so a stale unverified address must not block enrolment.
+MFA_ALLOW_UNVERIFIED_EMAIL = True
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="DSAR Portal")
 # Staff must enrol in TOTP before they can use the portal.
 PORTAL_REQUIRE_MFA = env.bool("PORTAL_REQUIRE_MFA", default=IS_PRODUCTION)
@@ -280,6 +305,9 @@ else:
 
 # --- Providers -------------------------------------------------------------------
 SIMULATOR_ENABLED = env.bool("SIMULATOR_ENABLED", default=False)
+if SIMULATOR_ENABLED and IS_PRODUCTION:
+    # The simulator grants tokens to anyone and serves invented data: demos only.
+    raise ImproperlyConfigured("SIMULATOR_ENABLED must not be set when DJANGO_ENV=production.")
 SIMULATOR_PORT = env.int("SIMULATOR_PORT", default=9100)
 # With the simulator on (the demo), the providers default to it instead of the real hosts.
 _sim = f"http://127.0.0.1:{SIMULATOR_PORT}"
@@ -315,17 +343,45 @@ OTHER_REGULATION_EXTENSION_DAYS = env.int("OTHER_REGULATION_EXTENSION_DAYS", def
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        # OAuth codes and states, search terms: query values never reach the access log.
+        "redact_query": {"()": "portal.log_filters.RedactQueryStringFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # Django's own access-log format (django.utils.log.DEFAULT_LOGGING).
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "django.server": {
+            "level": "INFO",
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "django.server": {
+            "handlers": ["django.server"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["redact_query"],
+        },
     },
 }
 
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
+
+# --- JSON API ------------------------------------------------------------------------
+# Calls per API token per fixed window ("120/m"; units s, m, h, d; "0" for no limit),
+# see portal/api_tokens.py.
+API_TOKEN_RATE_LIMIT = env.str("API_TOKEN_RATE_LIMIT", default="120/m")
 
 # --- Fetch pipeline ------------------------------------------------------------------
 # A fetch task works at most this long, then re-enqueues itself from its checkpoint,

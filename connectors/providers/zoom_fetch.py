@@ -37,7 +37,7 @@ from connectors.exceptions import (
 )
 from connectors.http import Page
 from connectors.providers.base import Batch, SubjectNotFound
-from portal.dates import add_months
+from connectors.dates import add_months
 
 if TYPE_CHECKING:
     from connectors.http import ApiClient

@@ -1,4 +1,7 @@
-"""Zoom's numeric error codes the code relies on (see docs/providers.md, 'Zoom: errors and codes')."""
+"""Zoom's numeric error codes the code relies on.
+
+See docs/providers.md, 'Zoom: errors and codes'.
+"""
 
 from __future__ import annotations
 

@@ -18,11 +18,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from connectors import clock
-from connectors import http as http_module
 from connectors.http import ApiClient
 from connectors.models import Connection
-from connectors.providers import webex_fetch
+from connectors.providers import get_provider
 from connectors.providers.base import Batch
 from connectors.providers.webex_fetch import (
     MEETING,
@@ -39,8 +37,11 @@ from connectors.simulator.seed import (
 )
 from requests_app.models import PrivacyRequest, Record, Result
 from requests_app.services import fetching
-from tests.connectors.doubles import MaxJitter, StaticToken
+from tests.connectors.doubles import StaticToken
 from tests.factories import ConnectionFactory, PrivacyRequestFactory, ResultFactory
+
+# Every wait here is fake time, and backoff waits are the top of their range.
+pytestmark = pytest.mark.usefixtures("max_jitter_clock")
 
 WEBEX_DEMO = next(d for d in DEMO_CLIENTS if d.provider == "webex")
 MEETINGS_PATH = "/webex/v1/meetings"
@@ -136,14 +137,6 @@ def webex(simulator, settings):
     return simulator
 
 
-@pytest.fixture
-def fake_clock(monkeypatch):
-    """Backoff and Retry-After waits advance fake time instead of sleeping."""
-    monkeypatch.setattr(http_module, "jitter", MaxJitter())
-    with clock.use(clock.FakeClock()) as fake:
-        yield fake
-
-
 @pytest.fixture(scope="module")
 def full_scan():
     """One complete 400-day scan with 7-day windows, shared by the read-only checks below."""
@@ -152,7 +145,9 @@ def full_scan():
         handle.state.configure(webex_rate_per_minute=100_000)
         token = handle.state.mint_token(provider="webex")["access_token"]
         client = ApiClient(
-            provider="webex", base_url=handle.webex_base_url, token_source=StaticToken(token)
+            provider=get_provider("webex"),
+            base_url=handle.webex_base_url,
+            token_source=StaticToken(token),
         )
         started = timezone.now()
         batches = list(fetch_access(client, ASKED_AS, lookback_days=FULL_LOOKBACK, concurrency=8))
@@ -319,7 +314,9 @@ def test_batches_carry_checkpoints_and_progress_without_personal_data(full_scan)
 
 def _direct_client(sim) -> ApiClient:
     token = sim.mint_token("webex")["access_token"]
-    return ApiClient(provider="webex", base_url=sim.webex_base_url, token_source=StaticToken(token))
+    return ApiClient(
+        provider=get_provider("webex"), base_url=sim.webex_base_url, token_source=StaticToken(token)
+    )
 
 
 def test_a_window_that_returns_the_cap_is_split_and_listed_again(webex):
@@ -438,7 +435,8 @@ def short_truth(sim, started: datetime) -> list[dict[str, Any]]:
 
 def interrupt_after(monkeypatch, batches: int, action) -> None:
     """Run ``action`` once, after the fetch has yielded ``batches`` batches."""
-    real = webex_fetch.fetch_access
+    provider = get_provider("webex")
+    real = provider.fetch_access
 
     def wrapped(*args, **kwargs):
         for index, batch in enumerate(real(*args, **kwargs), start=1):
@@ -446,7 +444,7 @@ def interrupt_after(monkeypatch, batches: int, action) -> None:
             if index == batches:
                 action()
 
-    monkeypatch.setattr(webex_fetch, "fetch_access", wrapped)
+    monkeypatch.setattr(provider, "fetch_access", wrapped)
 
 
 @pytest.mark.django_db
@@ -470,7 +468,7 @@ def test_pipeline_rerun_stores_the_same_rows_without_duplicates(webex, pipeline)
 
 @pytest.mark.django_db
 def test_pipeline_resumes_after_a_failure_without_refetching_finished_windows(
-    webex, pipeline, monkeypatch, settings, fake_clock
+    webex, pipeline, monkeypatch, settings, max_jitter_clock
 ):
     settings.HTTP_MAX_ATTEMPTS = 2
     result = pipeline_result(webex_connection(webex))
@@ -508,7 +506,7 @@ def test_pipeline_resumes_after_a_failure_without_refetching_finished_windows(
 
 
 @pytest.mark.django_db
-def test_pipeline_rides_out_429s_and_5xx_and_loses_nothing(webex, pipeline, fake_clock):
+def test_pipeline_rides_out_429s_and_5xx_and_loses_nothing(webex, pipeline, max_jitter_clock):
     webex.fault(
         provider="webex",
         path_prefix=PARTICIPANTS_PATH,
@@ -525,7 +523,7 @@ def test_pipeline_rides_out_429s_and_5xx_and_loses_nothing(webex, pipeline, fake
 
     statuses = Counter(r.status for r in webex.requests("webex"))
     assert statuses[429] == 3 and statuses[502] == 2 and statuses[500] == 1
-    assert 7 in fake_clock.sleeps
+    assert 7 in max_jitter_clock.sleeps
     records = stored_records(result)
     check_against_truth(meetings_of(records), short_truth(webex, started))
 

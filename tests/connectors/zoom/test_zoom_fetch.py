@@ -430,7 +430,7 @@ def test_token_expiry_mid_fetch_rotates_the_refresh_token(zoom):
     assert new.status_code == 200
 
 
-def test_429s_with_and_without_headers_lose_nothing(zoom, fake_clock):
+def test_429s_with_and_without_headers_lose_nothing(zoom, max_jitter_clock):
     uid = subject_user_id(zoom)
     zoom.fault(
         provider="zoom",
@@ -458,7 +458,7 @@ def test_429s_with_and_without_headers_lose_nothing(zoom, fake_clock):
 
     assert counts_of(collect(batches)) == expected_counts(zoom, SUBJECT_EMAIL)
     assert statuses(zoom)[429] == 5
-    assert 7.0 in fake_clock.sleeps  # Retry-After honoured
+    assert 7.0 in max_jitter_clock.sleeps  # Retry-After honoured
     assert notes(batches) == {}
 
 
@@ -504,9 +504,8 @@ def test_a_resume_weeks_later_keeps_phone_windows_inside_six_months(zoom):
     assert rest[-1].progress["windows_done"] == rest[-1].progress["windows_total"]
 
 
-def test_a_listing_cut_at_the_page_limit_says_so(zoom, monkeypatch):
+def test_a_listing_cut_at_the_page_limit_says_so(zoom):
     """More pages than the guard allows: the objects read are kept and the gap is named."""
-    monkeypatch.setattr(zoom_fetch, "MAX_PAGES", 1)
-    batches = fetch_all(client_for(zoom), SUBJECT_EMAIL, page_size=1)
+    batches = fetch_all(client_for(zoom), SUBJECT_EMAIL, page_size=1, max_pages=1)
     truncated = {b.object_type for b in batches if b.note == zoom_fetch.NOTE_TRUNCATED}
     assert "meeting" in truncated

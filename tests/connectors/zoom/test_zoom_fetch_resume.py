@@ -99,7 +99,7 @@ def test_unknown_email_finishes_as_no_data(zoom, pipeline):
     assert not Record.objects.filter(result=result).exists()
 
 
-def test_resume_after_failure_skips_completed_units(zoom, pipeline, fake_clock, settings):
+def test_resume_after_failure_skips_completed_units(zoom, pipeline, max_jitter_clock, settings):
     settings.HTTP_MAX_ATTEMPTS = 2
     user_id = uid(zoom)
     zoom.fault(
@@ -136,7 +136,7 @@ def test_resume_after_failure_skips_completed_units(zoom, pipeline, fake_clock, 
 
 
 def test_rate_limit_beyond_retries_waits_then_finishes_with_nothing_lost(
-    zoom, pipeline, fake_clock, settings
+    zoom, pipeline, max_jitter_clock, settings
 ):
     settings.HTTP_MAX_ATTEMPTS = 3
     user_id = uid(zoom)

@@ -43,8 +43,8 @@ from tests.connectors.zoom.support import (
     six_months_before,
     statuses,
     window_requests,
-    zoom_connection,
 )
+from tests.factories import simulator_connection
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -385,7 +385,7 @@ def test_without_the_list_scope_the_scan_is_skipped(zoom):
 
 def test_the_api_url_from_the_token_response_is_used(zoom, settings):
     settings.ZOOM_API_BASE_URL = "http://127.0.0.1:9/v2"  # nothing listens there
-    connection = zoom_connection(zoom)
+    connection = simulator_connection(zoom, "zoom", account="full")
 
     client = api_client_for(connection)
     records = collect(fetch_all(client, SUBJECT_EMAIL))
@@ -395,7 +395,7 @@ def test_the_api_url_from_the_token_response_is_used(zoom, settings):
 
 
 def test_token_expiry_mid_fetch_rotates_the_refresh_token(zoom):
-    connection = zoom_connection(zoom)
+    connection = simulator_connection(zoom, "zoom", account="full")
     old_access, old_refresh = connection.access_token, connection.refresh_token
     batches = zoom_fetch.fetch_access(api_client_for(connection), SUBJECT_EMAIL)
 

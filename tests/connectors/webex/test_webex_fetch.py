@@ -29,7 +29,6 @@ from connectors.providers.webex_fetch import (
 )
 from connectors.simulator import start_in_thread
 from connectors.simulator.seed import (
-    DEMO_CLIENTS,
     SUBJECT_EMAIL,
     SUBJECT_SHOUTED_EMAIL,
     SUBJECT_STORED_EMAIL,
@@ -38,12 +37,15 @@ from connectors.simulator.seed import (
 from requests_app.models import PrivacyRequest, Record, Result
 from requests_app.services import fetching
 from tests.connectors.doubles import StaticToken
-from tests.factories import ConnectionFactory, PrivacyRequestFactory, ResultFactory
+from tests.factories import (
+    PrivacyRequestFactory,
+    ResultFactory,
+    simulator_connection,
+)
 
 # Every wait here is fake time, and backoff waits are the top of their range.
 pytestmark = pytest.mark.usefixtures("max_jitter_clock")
 
-WEBEX_DEMO = next(d for d in DEMO_CLIENTS if d.provider == "webex")
 MEETINGS_PATH = "/webex/v1/meetings"
 PARTICIPANTS_PATH = "/webex/v1/meetingParticipants"
 FULL_LOOKBACK = 400  # 13 months and more: reaches the 395-day-old instance
@@ -107,21 +109,6 @@ def check_against_truth(meetings: dict[str, dict[str, Any]], truth: list[dict[st
 def window_requests(sim, provider_log=None) -> list[tuple[datetime, datetime]]:
     log = provider_log if provider_log is not None else sim.requests("webex", MEETINGS_PATH)
     return [(parse(r.query["from"][0]), parse(r.query["to"][0])) for r in log if "from" in r.query]
-
-
-def webex_connection(sim, **mint_options: Any) -> Connection:
-    minted = sim.mint_token("webex", **mint_options)
-    return ConnectionFactory(
-        connected=True,
-        provider="webex",
-        client_id=WEBEX_DEMO.client_id,
-        client_secret=WEBEX_DEMO.client_secret,
-        access_token=minted["access_token"],
-        refresh_token=minted["refresh_token"],
-        access_token_expires_at=timezone.now() + timedelta(seconds=minted["expires_in"]),
-        api_base_url=sim.webex_base_url,
-        granted_scopes=list(minted["scopes"]),
-    )
 
 
 # --- fixtures -------------------------------------------------------------------------
@@ -449,7 +436,7 @@ def interrupt_after(monkeypatch, batches: int, action) -> None:
 
 @pytest.mark.django_db
 def test_pipeline_rerun_stores_the_same_rows_without_duplicates(webex, pipeline):
-    result = pipeline_result(webex_connection(webex))
+    result = pipeline_result(simulator_connection(webex, "webex"))
     started = timezone.now()
     assert fetching.fetch_execute(result_id=result.pk) == Result.Status.SUCCEEDED
     first = stored_records(result)
@@ -471,7 +458,7 @@ def test_pipeline_resumes_after_a_failure_without_refetching_finished_windows(
     webex, pipeline, monkeypatch, settings, max_jitter_clock
 ):
     settings.HTTP_MAX_ATTEMPTS = 2
-    result = pipeline_result(webex_connection(webex))
+    result = pipeline_result(simulator_connection(webex, "webex"))
     started = timezone.now()
     # After two windows, the meetings listing fails past every retry.
     interrupt_after(
@@ -516,7 +503,7 @@ def test_pipeline_rides_out_429s_and_5xx_and_loses_nothing(webex, pipeline, max_
     )
     webex.fault(provider="webex", path_prefix=PARTICIPANTS_PATH, status=502, count=2)
     webex.fault(provider="webex", path_prefix=MEETINGS_PATH, status=500, count=1)
-    result = pipeline_result(webex_connection(webex))
+    result = pipeline_result(simulator_connection(webex, "webex"))
     started = timezone.now()
 
     assert fetching.fetch_execute(result_id=result.pk) == Result.Status.SUCCEEDED
@@ -530,7 +517,7 @@ def test_pipeline_rides_out_429s_and_5xx_and_loses_nothing(webex, pipeline, max_
 
 @pytest.mark.django_db(transaction=True)
 def test_pipeline_refreshes_an_expired_access_token_and_continues(webex, pipeline, monkeypatch):
-    connection = webex_connection(webex, lifetime=3600)
+    connection = simulator_connection(webex, "webex", lifetime=3600)
     old_token = connection.access_token
     result = pipeline_result(connection)
     started = timezone.now()

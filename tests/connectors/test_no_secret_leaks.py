@@ -1,4 +1,4 @@
-"""Sentinel secrets never reach logs, pages, admin, task rows or errors (RELIABILITY 11)."""
+"""Sentinel secrets (tokens, client secrets) never reach logs, pages, admin, task rows or errors."""
 
 from __future__ import annotations
 

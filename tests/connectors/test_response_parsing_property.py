@@ -1,4 +1,4 @@
-"""RELIABILITY 22 as a property: whatever bytes a provider sends, parsing gives a dict or a
+"""Safe parsing as a property: whatever bytes a provider sends, parsing gives a dict or a
 typed MalformedResponse, never another exception or silently wrong data."""
 
 from __future__ import annotations

@@ -183,7 +183,7 @@ def test_hard_cases(full_scan):
     assert planning["hostKey"] and planning["hostDisplayName"] == "Dana Kowalski"
     assert planning["total_participants"] == 5 and not planning["is_1_on_1_conversation"]
     assert [p["host"] for p in planning["subject_participants"]] == [True]
-    # Hosting but absent: not a participant, so not the subject's meeting (SPEC step 3).
+    # Hosting but absent: not a participant, so not the subject's meeting.
     assert "Dana hosts, Dana absent" not in by_title
     # Participant only: host attributes gone, from the meeting and from her own record.
     partner = one("Partner update")

@@ -28,7 +28,8 @@ SUBJECT = normalise_email(" Dana.Kowalski@Acme.example ")
 
 
 def participant(email: str | None, *, host: bool = False, pid: str = "") -> dict[str, Any]:
-    """A participant record in the shape of PROVIDER_APIS 1.5 (Participant schema)."""
+    """A participant record in the shape of Webex's Participant schema (docs/providers.md,
+    'Webex: participants')."""
     return {
         "id": pid or f"3a688f62840346e8b87dde2b50703511_{email or 'phone'}",
         "host": host,

@@ -35,6 +35,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("connectors.http")
 
+# Every Webex scope the product uses, once (see docs/providers.md, 'Webex: OAuth and tokens').
+PARTICIPANTS_SCOPE = "meeting:participants_read"
+PARTICIPANTS_ADMIN_SCOPE = "meeting:admin_participants_read"
+PREFERENCES_SCOPE = "meeting:preferences_read"
+LIST_MEETINGS_SCOPE = "meeting:schedules_read"
 LIST_MEETINGS_ADMIN_SCOPE = "meeting:admin_schedule_read"
 
 
@@ -46,21 +51,21 @@ class WebexProvider:
             ScopeFamily(
                 "Webex meetings (admin)",
                 (
-                    "meeting:participants_read",
-                    "meeting:admin_participants_read",
-                    "meeting:preferences_read",
-                    "meeting:schedules_read",
+                    PARTICIPANTS_SCOPE,
+                    PARTICIPANTS_ADMIN_SCOPE,
+                    PREFERENCES_SCOPE,
+                    LIST_MEETINGS_SCOPE,
                     LIST_MEETINGS_ADMIN_SCOPE,
                 ),
             ),
         ),
         blocks={
-            "meeting:participants_read": "reading participants of meetings the admin hosts",
-            "meeting:admin_participants_read": (
+            PARTICIPANTS_SCOPE: "reading participants of meetings the admin hosts",
+            PARTICIPANTS_ADMIN_SCOPE: (
                 "reading the participants of every meeting, which is how the subject is found"
             ),
-            "meeting:preferences_read": "reading meeting preferences",
-            "meeting:schedules_read": "listing meetings",
+            PREFERENCES_SCOPE: "reading meeting preferences",
+            LIST_MEETINGS_SCOPE: "listing meetings",
             LIST_MEETINGS_ADMIN_SCOPE: (
                 "listing every meeting in the organisation (without it no meetings are found)"
             ),

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+import connectors.providers.zoom_scopes as zs
 from connectors.exceptions import ScopeMissing, Unauthorized, safe_path
-from connectors.providers import zoom_scopes as zs
 from connectors.providers.base import (
     Batch,
     ScopeFamily,

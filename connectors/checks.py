@@ -1,4 +1,5 @@
-"""Provider base URLs must be absolute http(s) URLs; production requires https."""
+"""System checks: provider base URLs are absolute http(s) URLs (https in production),
+and the provider registry matches the model's provider choices."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Tags, register
+
+from connectors.models import Connection
+from connectors.providers import choices
 
 _URL_SETTINGS = ("WEBEX_BASE_URL", "ZOOM_OAUTH_BASE_URL", "ZOOM_API_BASE_URL", "PORTAL_BASE_URL")
 
@@ -27,3 +31,23 @@ def check_base_urls(app_configs=None, **kwargs):
         elif settings.IS_PRODUCTION and parts.scheme != "https" and not settings.SIMULATOR_ENABLED:
             errors.append(Error(f"{name} must use https in production.", id="connectors.E002"))
     return errors
+
+
+@register()
+def check_provider_registry(app_configs=None, **kwargs):
+    """The provider registry and ``Connection.provider``'s choices must list the same
+    providers, or a connection could name a provider the code does not know."""
+    registered = sorted(choices())
+    on_model = sorted(
+        (str(v), str(label)) for v, label in Connection._meta.get_field("provider").choices
+    )
+    if registered == on_model:
+        return []
+    return [
+        Error(
+            "The provider registry and Connection.provider's choices differ.",
+            hint=f"Registry: {registered}; model choices: {on_model}.",
+            obj="connectors.Connection.provider",
+            id="connectors.E003",
+        )
+    ]

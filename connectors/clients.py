@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from connectors.http import ApiClient
 from connectors.models import Connection
-from connectors.oauth import ConnectionTokenSource
 from connectors.providers import get_provider
 from connectors.ratelimit import RateBudget
+from connectors.tokens import ConnectionTokenSource
 
 
 def api_client_for(connection: Connection) -> ApiClient:
@@ -17,8 +17,8 @@ def api_client_for(connection: Connection) -> ApiClient:
     """
     provider = get_provider(connection.provider)
     return ApiClient(
-        provider=provider.slug,
+        provider=provider,
         base_url=provider.api_base_url(connection.api_base_url),
         token_source=ConnectionTokenSource(connection.pk),
-        budget=RateBudget(provider=provider.slug, key=f"connection:{connection.pk}"),
+        budget=RateBudget.for_provider(provider, key=f"connection:{connection.pk}"),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -101,8 +101,14 @@ class ApiError(Exception):
         headers: Mapping[str, str],
         content: bytes,
         retry_after: float | None = None,
+        scope_missing: Callable[[int, int | None], bool] | None = None,
     ) -> ApiError:
-        """Pick the subclass for an error response (Webex and Zoom bodies understood)."""
+        """Pick the subclass for an error response.
+
+        Both providers' bodies carry the fields read here (``code``, ``message``,
+        ``trackingId``); what a provider's own codes mean comes from
+        ``scope_missing(status, provider_code)`` (the provider's hook).
+        """
         body = _json_object(content)
         provider_code = body.get("code") if isinstance(body.get("code"), int) else None
         tracking = body.get("trackingId") or headers.get("TrackingID")
@@ -122,7 +128,7 @@ class ApiError(Exception):
         if status >= 500:
             return Transient(code=f"http_{status}", **kwargs)
         code = f"{provider}_{provider_code}" if provider_code is not None else f"http_{status}"
-        if status == 400 and provider_code == 4711:
+        if scope_missing is not None and scope_missing(status, provider_code):
             return ScopeMissing(code=code, **kwargs)
         if status == 401:
             return Unauthorized(code=code, **kwargs)

@@ -1,16 +1,19 @@
 """The one HTTP client for every provider call; the only module that imports ``requests``.
 
-Every call goes through ``ApiClient._request``: bearer header, (connect, read)
-timeouts, the shared rate budget, retries with full-jitter exponential backoff on
-429/5xx/timeouts/connection errors (honouring ``Retry-After``), one token refresh
-after a 401, one log line per attempt, and errors mapped onto
+Every call goes through the same loop: send once (bearer header, (connect, read)
+timeouts, the shared rate budget, one log line per attempt), then a pure
+``retry_decision`` says whether to wait and try again (full-jitter exponential
+backoff on 429/5xx/timeouts/connection errors, honouring ``Retry-After``) or give
+up with which error. One token refresh follows a 401; errors are mapped onto
 ``connectors.exceptions``. All waiting goes through ``connectors.clock``.
 
-Pagination yields ``Page(items, next_cursor)``. ``next_cursor`` is where to resume
-(a Link URL for Webex, a ``next_page_token`` for Zoom): persist it after storing a
-page's items and pass it back as ``start_cursor`` with the same ``params`` to go
-on. When iteration ends, the last page's ``next_cursor`` is ``None`` if the listing
-is complete, or the resume point if ``max_pages`` stopped it.
+What differs between providers comes from the provider object the client is
+built with (see ``ProviderHooks``): how an error body names a missing scope, and
+how a listing pages. Pagination yields ``Page(items, next_cursor)``.
+``next_cursor`` is where to resume: persist it after storing a page's items and
+pass it back as ``start_cursor`` with the same ``params`` to go on. When iteration
+ends, the last page's ``next_cursor`` is ``None`` if the listing is complete, or
+the resume point if ``max_pages`` stopped it.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ import json as jsonlib
 import logging
 import random
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
@@ -49,7 +52,7 @@ def _drop_debug(record: logging.LogRecord) -> bool:
 logging.getLogger("urllib3.connectionpool").addFilter(_drop_debug)
 
 # Full jitter: wait = uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2**(attempt-1))).
-# Tests seed or patch ``jitter`` for deterministic waits.
+# Tests swap the random source with ``use_jitter`` for deterministic waits.
 jitter = random.Random()  # noqa: S311 (jitter, not security)
 BACKOFF_BASE = 1.0
 BACKOFF_MAX = 60.0
@@ -63,6 +66,27 @@ _TRANSPORT_ERRORS = (
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 Params = Mapping[str, Any] | None
+
+
+class Jitter(Protocol):
+    def uniform(self, low: float, high: float) -> float: ...
+
+
+@contextmanager
+def use_jitter(source: Jitter) -> Iterator[Jitter]:
+    """Draw backoff waits from ``source`` for the duration of the block (all threads)."""
+    global jitter
+    previous = jitter
+    jitter = source
+    try:
+        yield source
+    finally:
+        jitter = previous
+
+
+def backoff(attempt: int) -> float:
+    """Full-jitter exponential backoff before attempt ``attempt + 1``."""
+    return jitter.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1)))
 
 
 class TokenSource(Protocol):
@@ -93,6 +117,7 @@ class ApiResponse:
         self.status = status
         self.headers = headers
         self.content = content
+        self.path = path
         self._context = {"provider": provider, "method": method, "path": path}
         self._body: dict[str, Any] | None = None
 
@@ -111,8 +136,32 @@ class ApiResponse:
         self._body = body
         return body
 
+    def items(self, items_key: str) -> list[dict[str, Any]]:
+        """A listing's objects; absent or null means empty, anything but objects is malformed."""
+        items = self.json().get(items_key)
+        if items is None:
+            return []
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise MalformedResponse(
+                provider=self._context["provider"],
+                method="GET",
+                path=self.path,
+                status=self.status,
+            )
+        return items
+
+    def next_link(self) -> str | None:
+        """The ``rel="next"`` URL of the ``Link`` header, as given, or None."""
+        header = self.headers.get("Link")
+        if not header:
+            return None
+        for link in requests.utils.parse_header_links(header):
+            if "next" in (link.get("rel") or "").split() and link.get("url"):
+                return link["url"]
+        return None
+
     def __repr__(self) -> str:
-        return f"ApiResponse(status={self.status}, path={self._context['path']})"
+        return f"ApiResponse(status={self.status}, path={self.path})"
 
 
 @dataclass(frozen=True)
@@ -123,80 +172,145 @@ class Page:
     next_cursor: str | None
 
 
-class ApiClient:
-    """HTTP for one provider connection: tokens, timeouts, retries, pagination, limits."""
+class Pager(Protocol):
+    """One walk through a listing, in a provider's way (made by ``ProviderHooks.pager``).
+
+    ``ApiClient.paginate`` asks for the first request, then after each page for
+    the cursor to the next one (None ends the listing), then for that request.
+    """
+
+    def first_request(self) -> tuple[str, Params]:
+        """URL (or path) and query of the first page, or of ``start_cursor``'s page."""
+        ...
+
+    def next_cursor(self, response: ApiResponse) -> str | None:
+        """Where the next page is, or None when the listing ends (or would loop)."""
+        ...
+
+    def request_for(self, cursor: str) -> tuple[str, Params]:
+        """URL (or path) and query of the page ``cursor`` names."""
+        ...
+
+
+class ProviderHooks(Protocol):
+    """What the client needs to know about a provider (``connectors.providers.base``)."""
+
+    slug: str
+
+    def scope_missing(self, status: int, provider_code: int | None) -> bool:
+        """Whether an error answer means the grant lacks a scope."""
+        ...
+
+    def pager(
+        self,
+        client: ApiClient,
+        path: str,
+        *,
+        params: Params,
+        start_cursor: str | None,
+        page_size: int | None,
+    ) -> Pager:
+        """A fresh walk through the listing at ``path``."""
+        ...
+
+
+# --- The retry decision -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Wait ``delay`` seconds, then send again."""
+
+    delay: float
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """Raise: ``error`` says which kind ("request_error", "timeout", "connection_error"
+    or "response" for the answer's own error); ``retry_after`` (when not None) is put
+    on it so a task knows when trying again makes sense."""
+
+    error: str
+    retry_after: float | None = None
+
+
+def retry_decision(
+    *,
+    attempt: int,
+    max_attempts: int,
+    status: int | None = None,
+    failure: Exception | None = None,
+    retry_after: float | None = None,
+    retry_unsafe: bool,
+    allowance: float,
+    backoff: Callable[[int], float] = backoff,
+) -> Retry | GiveUp:
+    """Retry or give up after attempt ``attempt`` failed, with nothing else to consult.
+
+    ``status`` is the answer's HTTP status (an error: 4xx or 5xx), or ``failure``
+    the exception that stopped the request. ``retry_unsafe`` says whether the
+    request may be sent twice; ``allowance`` is how much longer this call may still
+    wait (retry cap and deadline). A transport failure or 429/5xx is retried after
+    ``Retry-After`` or ``backoff(attempt)`` while attempts and allowance last; a
+    connect timeout and a 429 are retried even for unsafe requests (the server did
+    not act on them); other answers give up at once.
+    """
+    if failure is not None:
+        kind = _failure_code(failure)
+        if kind == "request_error":
+            return GiveUp(kind)  # e.g. an invalid URL: retrying cannot help
+        retryable = retry_unsafe or isinstance(failure, requests.ConnectTimeout)
+        wait = backoff(attempt)
+    elif status is not None and (status == 429 or status >= 500):
+        kind = "response"
+        retryable = retry_unsafe or status == 429
+        wait = retry_after if retry_after is not None else backoff(attempt)
+    else:
+        return GiveUp("response")
+    if not retryable or attempt >= max_attempts or wait > allowance:
+        return GiveUp(kind, retry_after=wait)
+    return Retry(wait)
+
+
+# --- Clients ------------------------------------------------------------------------------
+
+
+class _Caller:
+    """Send once, decide, wait, repeat: the loop both clients share."""
 
     def __init__(
         self,
         *,
         provider: str,
-        base_url: str,
-        token_source: TokenSource | None = None,
-        budget: RateBudget | None = None,
         connect_timeout: float | None = None,
         read_timeout: float | None = None,
         max_attempts: int | None = None,
         max_retry_wait: float | None = None,
     ) -> None:
         self.provider = provider
-        self.base_url = base_url.rstrip("/")
-        self.token_source = token_source
-        self.budget = budget
         self.timeout = (
             connect_timeout if connect_timeout is not None else settings.HTTP_CONNECT_TIMEOUT,
             read_timeout if read_timeout is not None else settings.HTTP_READ_TIMEOUT,
         )
         self.max_attempts = max(1, max_attempts or settings.HTTP_MAX_ATTEMPTS)
-        # HTTP attempts made through this client (progress shows "API calls").
-        self.call_count = 0
-        # clock.monotonic() after which no retry or budget wait may end: a task sets it
-        # so it stops (RateLimited/Transient with retry_after) before its time limit.
-        self.deadline: float | None = None
-        self._count_lock = threading.Lock()
         self.max_retry_wait = (
             max_retry_wait if max_retry_wait is not None else settings.HTTP_MAX_RETRY_WAIT
         )
+        # clock.monotonic() after which no retry or budget wait may end: a task sets it
+        # so it stops (RateLimited/Transient with retry_after) before its time limit.
+        self.deadline: float | None = None
+        # HTTP attempts made through this client (progress shows "API calls").
+        self.call_count = 0
+        self._count_lock = threading.Lock()
         self._session = requests.Session()
 
     def close(self) -> None:
         self._session.close()
 
-    def __enter__(self) -> ApiClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def build_url(self, path_or_url: str) -> str:
-        """Join a path to ``base_url``; absolute URLs (e.g. downloads) are used as given,
-        and get the bearer token too, so pass only URLs the provider gave us."""
-        if path_or_url.startswith(("http://", "https://")):
-            return path_or_url
-        return f"{self.base_url}/{path_or_url.lstrip('/')}"
-
-    def get(
-        self, path_or_url: str, *, params: Params = None, category: str = "default"
-    ) -> ApiResponse:
-        return self._request("GET", path_or_url, params=params, category=category)
-
-    def post(
-        self,
-        path_or_url: str,
-        *,
-        params: Params = None,
-        json: Any = None,
-        category: str = "default",
-        idempotent: bool = False,
-    ) -> ApiResponse:
-        """POST; pass ``idempotent=True`` for read-only queries so 5xx are retried too."""
-        return self._request(
-            "POST", path_or_url, params=params, json=json, category=category, idempotent=idempotent
-        )
-
-    def _request(
+    def _call(
         self,
         method: str,
-        path_or_url: str,
+        url: str,
         *,
         params: Params = None,
         json: Any = None,
@@ -204,13 +318,11 @@ class ApiClient:
         category: str = "default",
         idempotent: bool | None = None,
         basic_auth: tuple[str, str] | None = None,
-        oauth_errors: bool = False,
     ) -> ApiResponse:
         method = method.upper()
-        url = self.build_url(path_or_url)
         path = safe_path(url)
         retry_unsafe = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
-        token = self.token_source.access_token() if self.token_source else None
+        token = self._token()
         refreshed = False
         waited = 0.0
         attempt = 0
@@ -218,102 +330,130 @@ class ApiClient:
             attempt += 1
             with self._count_lock:
                 self.call_count += 1
-            if self.budget is not None:
-                try:
-                    waited += self.budget.acquire(category, max_wait=self._wait_allowance(waited))
-                except BudgetWaitTooLong as exc:
-                    raise RateLimited(
+            waited += self._take_slot(category, waited, method, path)
+            response, failure = self._send_once(
+                method,
+                url,
+                params=params,
+                json=json,
+                data=data,
+                token=token,
+                auth=basic_auth,
+                attempt=attempt,
+            )
+            if response is not None:
+                self._observe(category, response)
+                status = response.status_code
+                if status < 400:
+                    return ApiResponse(
+                        status=status,
+                        headers=response.headers,
+                        content=response.content,
                         provider=self.provider,
                         method=method,
                         path=path,
-                        code="rate_limited",
-                        retry_after=exc.retry_after,
-                    ) from None
-            headers = {"Accept": "application/json"}
-            if token:
-                headers["Authorization"] = f"Bearer {token}"
-            started = clock.monotonic()
-            try:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    data=data,
-                    headers=headers,
-                    auth=basic_auth,
-                    timeout=self.timeout,
-                )
-                failure = None
-            except requests.RequestException as exc:
-                failure = exc
-            if failure is not None:
-                # Handled outside the except block so the requests exception, whose
-                # text holds the full URL and query, is never chained onto ours.
-                code = "timeout" if isinstance(failure, requests.Timeout) else "connection_error"
-                if not isinstance(failure, _TRANSPORT_ERRORS):
-                    code = "request_error"  # e.g. an invalid URL: retrying cannot help
-                self._log(method, path, code, started, attempt)
-                if code == "request_error":
-                    raise ApiError(provider=self.provider, method=method, path=path, code=code)
-                error = Transient(provider=self.provider, method=method, path=path, code=code)
-                never_sent = isinstance(failure, requests.ConnectTimeout)
-                waited = self._wait_or_raise(
-                    error, attempt, waited, self._backoff(attempt), retry_unsafe or never_sent
-                )
-                continue
-            status = response.status_code
-            self._log(method, path, status, started, attempt)
-            if self.budget is not None:
-                self.budget.observe(category, status, response.headers)
-            if status < 400:
-                return ApiResponse(
-                    status=status,
-                    headers=response.headers,
-                    content=response.content,
-                    provider=self.provider,
-                    method=method,
-                    path=path,
-                )
-            if status == 401 and token and not refreshed:
-                refreshed = True
-                token = self.token_source.refreshed_token(token)
-                continue
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), clock.now())
-            if oauth_errors and status in (400, 401):
-                raise ApiError.from_oauth_response(
-                    provider=self.provider,
-                    method=method,
-                    path=path,
-                    status=status,
-                    content=response.content,
-                )
-            error = ApiError.from_response(
-                provider=self.provider,
-                method=method,
-                path=path,
+                    )
+                if status == 401 and token and not refreshed:
+                    refreshed = True
+                    token = self._refreshed(token)
+                    continue
+                retry_after = parse_retry_after(response.headers.get("Retry-After"), clock.now())
+            else:
+                status, retry_after = None, None
+            decision = retry_decision(
+                attempt=attempt,
+                max_attempts=self.max_attempts,
                 status=status,
-                headers=response.headers,
-                content=response.content,
+                failure=failure,
                 retry_after=retry_after,
+                retry_unsafe=retry_unsafe,
+                allowance=self._wait_allowance(waited),
             )
-            if status == 429 or status >= 500:
-                wait = retry_after if retry_after is not None else self._backoff(attempt)
-                waited = self._wait_or_raise(
-                    error, attempt, waited, wait, retry_unsafe or status == 429
-                )
+            if isinstance(decision, Retry):
+                clock.sleep(decision.delay)
+                waited += decision.delay
                 continue
+            error = self._error(decision.error, method, path, response, retry_after)
+            if decision.retry_after is not None:
+                error.retry_after = decision.retry_after
             raise error
 
-    def _wait_or_raise(
-        self, error: ApiError, attempt: int, waited: float, wait: float, retryable: bool
-    ) -> float:
-        """Sleep before the next attempt, or raise when attempts or the wait cap run out."""
-        if not retryable or attempt >= self.max_attempts or wait > self._wait_allowance(waited):
-            error.retry_after = wait
-            raise error
-        clock.sleep(wait)
-        return waited + wait
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params,
+        json: Any,
+        data: Mapping[str, str] | None,
+        token: str | None,
+        auth: tuple[str, str] | None,
+        attempt: int,
+    ) -> tuple[requests.Response | None, requests.RequestException | None]:
+        """One HTTP attempt, logged: the response, or the exception that stopped it (not
+        raised, so the requests exception, whose text holds the full URL, is never
+        chained onto ours)."""
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        started = clock.monotonic()
+        path = safe_path(url)
+        try:
+            response = self._session.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                data=data,
+                headers=headers,
+                auth=auth,
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            self._log(method, path, _failure_code(exc), started, attempt)
+            return None, exc
+        self._log(method, path, response.status_code, started, attempt)
+        return response, None
+
+    def _error(
+        self,
+        kind: str,
+        method: str,
+        path: str,
+        response: requests.Response | None,
+        retry_after: float | None,
+    ) -> ApiError:
+        context = {"provider": self.provider, "method": method, "path": path}
+        if kind == "request_error":
+            return ApiError(code=kind, **context)
+        if response is None:
+            return Transient(code=kind, **context)
+        return self._error_from_response(response, context, retry_after)
+
+    def _error_from_response(
+        self, response: requests.Response, context: dict[str, str], retry_after: float | None
+    ) -> ApiError:
+        return ApiError.from_response(
+            status=response.status_code,
+            headers=response.headers,
+            content=response.content,
+            retry_after=retry_after,
+            **context,
+        )
+
+    # Hooks ApiClient fills in: tokens and the shared rate budget.
+
+    def _token(self) -> str | None:
+        return None
+
+    def _refreshed(self, stale: str) -> str:
+        raise NotImplementedError
+
+    def _take_slot(self, category: str, waited: float, method: str, path: str) -> float:
+        return 0.0
+
+    def _observe(self, category: str, response: requests.Response) -> None:
+        return None
 
     def _wait_allowance(self, waited: float) -> float:
         """How much longer this call may wait: the retry cap, and the deadline if set."""
@@ -321,10 +461,6 @@ class ApiClient:
         if self.deadline is not None:
             allowance = min(allowance, self.deadline - clock.monotonic())
         return max(allowance, 0.0)
-
-    @staticmethod
-    def _backoff(attempt: int) -> float:
-        return jitter.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1)))
 
     def _log(self, method: str, path: str, status: int | str, started: float, attempt: int) -> None:
         duration_ms = int((clock.monotonic() - started) * 1000)
@@ -346,45 +482,139 @@ class ApiClient:
             },
         )
 
+
+def _failure_code(failure: Exception) -> str:
+    if not isinstance(failure, _TRANSPORT_ERRORS):
+        return "request_error"
+    return "timeout" if isinstance(failure, requests.Timeout) else "connection_error"
+
+
+class ApiClient(_Caller):
+    """HTTP for one provider connection: tokens, timeouts, retries, pagination, limits."""
+
+    def __init__(
+        self,
+        *,
+        provider: ProviderHooks,
+        base_url: str,
+        token_source: TokenSource | None = None,
+        budget: RateBudget | None = None,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        max_attempts: int | None = None,
+        max_retry_wait: float | None = None,
+    ) -> None:
+        super().__init__(
+            provider=provider.slug,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_attempts=max_attempts,
+            max_retry_wait=max_retry_wait,
+        )
+        self.hooks = provider
+        self.base_url = base_url.rstrip("/")
+        self.token_source = token_source
+        self.budget = budget
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def build_url(self, path_or_url: str) -> str:
+        """Join a path to ``base_url``; absolute URLs (e.g. downloads) are used as given,
+        and get the bearer token too, so pass only URLs the provider gave us."""
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return f"{self.base_url}/{path_or_url.lstrip('/')}"
+
+    def get(
+        self, path_or_url: str, *, params: Params = None, category: str = "default"
+    ) -> ApiResponse:
+        return self._call("GET", self.build_url(path_or_url), params=params, category=category)
+
+    def post(
+        self,
+        path_or_url: str,
+        *,
+        params: Params = None,
+        json: Any = None,
+        category: str = "default",
+        idempotent: bool = False,
+    ) -> ApiResponse:
+        """POST; pass ``idempotent=True`` for read-only queries so 5xx are retried too."""
+        return self._call(
+            "POST",
+            self.build_url(path_or_url),
+            params=params,
+            json=json,
+            category=category,
+            idempotent=idempotent,
+        )
+
+    def _token(self) -> str | None:
+        return self.token_source.access_token() if self.token_source else None
+
+    def _refreshed(self, stale: str) -> str:
+        return self.token_source.refreshed_token(stale)
+
+    def _take_slot(self, category: str, waited: float, method: str, path: str) -> float:
+        if self.budget is None:
+            return 0.0
+        try:
+            return self.budget.acquire(category, max_wait=self._wait_allowance(waited))
+        except BudgetWaitTooLong as exc:
+            raise RateLimited(
+                provider=self.provider,
+                method=method,
+                path=path,
+                code="rate_limited",
+                retry_after=exc.retry_after,
+            ) from None
+
+    def _observe(self, category: str, response: requests.Response) -> None:
+        if self.budget is not None:
+            self.budget.observe(category, response.status_code, response.headers)
+
+    def _error_from_response(
+        self, response: requests.Response, context: dict[str, str], retry_after: float | None
+    ) -> ApiError:
+        return ApiError.from_response(
+            status=response.status_code,
+            headers=response.headers,
+            content=response.content,
+            retry_after=retry_after,
+            scope_missing=self.hooks.scope_missing,
+            **context,
+        )
+
     # --- pagination ------------------------------------------------------------------
 
-    def paginate_link(
+    def paginate(
         self,
         path: str,
         *,
         params: Params = None,
         items_key: str = "items",
+        page_size: int | None = None,
         max_pages: int = DEFAULT_MAX_PAGES,
         start_cursor: str | None = None,
         category: str = "default",
     ) -> Iterator[Page]:
-        """Follow ``Link: <...>; rel="next"`` (Webex), guarding its known defects.
-
-        The next URL is followed as given, except that ``max=null`` is removed and
-        original ``params`` it dropped are added back. Stops at a repeated URL, at
-        ``max_pages``, or when no next link remains; a next link to another host
-        raises ``MalformedResponse``.
-        """
-        original = {k: v for k, v in (params or {}).items() if v is not None}
-        if start_cursor:
-            url, query = self._checked_next_url(start_cursor, original, path), None
-        else:
-            url, query = self.build_url(path), original
-        seen: set[str] = set()
+        """Walk a listing page by page the provider's way, up to ``max_pages`` pages."""
+        pager = self.hooks.pager(
+            self, path, params=params, start_cursor=start_cursor, page_size=page_size
+        )
+        url, query = pager.first_request()
         pages = 0
         while True:
-            seen.add(_canonical(url, query))
             response = self.get(url, params=query, category=category)
-            items = self._items(response, items_key)
+            items = response.items(items_key)
             pages += 1
-            next_url = self._next_link(response, original, path)
-            if next_url and _canonical(next_url, None) in seen:
-                logger.warning(
-                    "provider=%s path=%s pagination loop stopped", self.provider, safe_path(url)
-                )
-                next_url = None
-            yield Page(items, next_url)
-            if not next_url:
+            next_cursor = pager.next_cursor(response)
+            yield Page(items, next_cursor)
+            if not next_cursor:
                 return
             if pages >= max_pages:
                 logger.warning(
@@ -394,130 +624,52 @@ class ApiClient:
                     max_pages,
                 )
                 return
-            url, query = next_url, None
-
-    def paginate_token(
-        self,
-        path: str,
-        *,
-        params: Params = None,
-        items_key: str,
-        page_size: int = 300,
-        max_pages: int = DEFAULT_MAX_PAGES,
-        start_cursor: str | None = None,
-        category: str = "default",
-    ) -> Iterator[Page]:
-        """Follow Zoom's ``next_page_token`` until it is empty, repeats or ``max_pages``."""
-        token = start_cursor or None
-        seen: set[str] = {token} if token else set()
-        pages = 0
-        while True:
-            query = {**(params or {}), "page_size": page_size}
-            if token:
-                query["next_page_token"] = token
-            response = self.get(path, params=query, category=category)
-            items = self._items(response, items_key)
-            pages += 1
-            raw = response.json().get("next_page_token")
-            next_token = raw if isinstance(raw, str) and raw else None
-            if next_token and next_token in seen:
-                logger.warning(
-                    "provider=%s path=%s repeated page token stopped",
-                    self.provider,
-                    safe_path(path),
-                )
-                next_token = None
-            yield Page(items, next_token)
-            if not next_token:
-                return
-            if pages >= max_pages:
-                logger.warning(
-                    "provider=%s path=%s stopped at max_pages=%d",
-                    self.provider,
-                    safe_path(path),
-                    max_pages,
-                )
-                return
-            seen.add(next_token)
-            token = next_token
-
-    def _items(self, response: ApiResponse, items_key: str) -> list[dict[str, Any]]:
-        """The page's list; absent or null means empty, anything but objects is malformed."""
-        items = response.json().get(items_key)
-        if items is None:
-            return []
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            raise MalformedResponse(
-                provider=self.provider,
-                method="GET",
-                path=response._context["path"],
-                status=response.status,
-            )
-        return items
-
-    def _next_link(
-        self, response: ApiResponse, original: Mapping[str, Any], path: str
-    ) -> str | None:
-        header = response.headers.get("Link")
-        if not header:
-            return None
-        for link in requests.utils.parse_header_links(header):
-            if "next" in (link.get("rel") or "").split() and link.get("url"):
-                return self._checked_next_url(link["url"], original, path)
-        return None
-
-    def _checked_next_url(self, next_url: str, original: Mapping[str, Any], path: str) -> str:
-        """Fix Webex's next URL and refuse to send the token to another host."""
-        absolute = self.build_url(next_url)
-        base, target = urlsplit(self.base_url), urlsplit(absolute)
-        if (target.scheme, target.netloc) != (base.scheme, base.netloc):
-            raise MalformedResponse(
-                provider=self.provider, method="GET", path=path, code="foreign_next_link"
-            )
-        query = [
-            (k, v)
-            for k, v in parse_qsl(target.query, keep_blank_values=True)
-            if not (k == "max" and v in ("null", ""))
-        ]
-        present = {k for k, _ in query}
-        for key, value in original.items():
-            if key not in present:
-                values = value if isinstance(value, list | tuple) else [value]
-                query.extend((key, str(v)) for v in values)
-        return urlunsplit(target._replace(query=urlencode(query)))
+            url, query = pager.request_for(next_cursor)
 
 
-def _canonical(url: str, params: Params) -> str:
-    """A URL with its query (plus ``params``) sorted, to recognise a page seen before."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    for key, value in (params or {}).items():
-        values = value if isinstance(value, list | tuple) else [value]
-        query.extend((key, str(v)) for v in values)
-    return urlunsplit(parts._replace(query=urlencode(sorted(query))))
+# --- OAuth endpoints -------------------------------------------------------------------
 
 
-# --- OAuth token endpoints -------------------------------------------------------------
+class TokenClient(_Caller):
+    """POSTs forms to OAuth endpoints (token, revocation): no bearer token, no budget.
 
-
-def post_token_form(
-    url: str,
-    *,
-    data: Mapping[str, str],
-    basic_auth: tuple[str, str] | None = None,
-    provider: str,
-) -> dict[str, Any]:
-    """POST a form to an OAuth token endpoint and return its JSON object.
-
-    Same timeouts and 429/5xx retries as API calls, with a tighter budget (see
-    ``post_form``). A 400/401 becomes ``GrantRevoked`` for ``invalid_grant``, else
-    ``Unauthorized``/``ClientError``, keeping only the OAuth ``error`` code.
+    Token calls run under the Connection row lock, so their retries stop early:
+    at most ``TOKEN_MAX_ATTEMPTS`` attempts and a quarter of
+    ``TOKEN_REFRESH_LOCK_TIMEOUT`` of waiting. A 400/401 is classified by its OAuth
+    ``error`` code alone: ``GrantRevoked`` for ``invalid_grant``, else
+    ``Unauthorized``/``ClientError``.
     """
-    return post_form(url, data=data, basic_auth=basic_auth, provider=provider).json()
+
+    def __init__(self, *, provider: str) -> None:
+        lock_timeout = float(settings.TOKEN_REFRESH_LOCK_TIMEOUT)
+        super().__init__(
+            provider=provider,
+            max_attempts=min(settings.HTTP_MAX_ATTEMPTS, TOKEN_MAX_ATTEMPTS),
+            max_retry_wait=min(settings.HTTP_MAX_RETRY_WAIT, lock_timeout / 4),
+        )
+
+    def post_form(
+        self, url: str, *, data: Mapping[str, str], basic_auth: tuple[str, str] | None = None
+    ) -> ApiResponse:
+        with self._session:
+            return self._call("POST", url, data=data, basic_auth=basic_auth, idempotent=True)
+
+    def _error_from_response(
+        self, response: requests.Response, context: dict[str, str], retry_after: float | None
+    ) -> ApiError:
+        if response.status_code in (400, 401):
+            return ApiError.from_oauth_response(
+                status=response.status_code, content=response.content, **context
+            )
+        return super()._error_from_response(response, context, retry_after)
 
 
 def token_call_max_seconds() -> float:
-    """The longest one token-endpoint call can take, retries included (RELIABILITY 10)."""
+    """The longest one token-endpoint call can take, retries included.
+
+    It must stay below the refresh lock timeout, which stays below the task time
+    limit, so a worker holding the row lock never outlives its task.
+    """
     lock_timeout = float(settings.TOKEN_REFRESH_LOCK_TIMEOUT)
     per_attempt = settings.HTTP_CONNECT_TIMEOUT + settings.HTTP_READ_TIMEOUT
     attempts = min(settings.HTTP_MAX_ATTEMPTS, TOKEN_MAX_ATTEMPTS)
@@ -531,19 +683,16 @@ def post_form(
     basic_auth: tuple[str, str] | None = None,
     provider: str,
 ) -> ApiResponse:
-    """POST a form to an OAuth endpoint (token, revocation) without a bearer token.
+    """POST a form to an OAuth endpoint (token, revocation) with a ``TokenClient``."""
+    return TokenClient(provider=provider).post_form(url, data=data, basic_auth=basic_auth)
 
-    Token calls run under the Connection row lock, so their retries stop early:
-    at most ``TOKEN_MAX_ATTEMPTS`` attempts and a quarter of
-    ``TOKEN_REFRESH_LOCK_TIMEOUT`` of waiting.
-    """
-    lock_timeout = float(settings.TOKEN_REFRESH_LOCK_TIMEOUT)
-    with ApiClient(
-        provider=provider,
-        base_url=url,
-        max_attempts=min(settings.HTTP_MAX_ATTEMPTS, TOKEN_MAX_ATTEMPTS),
-        max_retry_wait=min(settings.HTTP_MAX_RETRY_WAIT, lock_timeout / 4),
-    ) as client:
-        return client._request(
-            "POST", url, data=data, basic_auth=basic_auth, idempotent=True, oauth_errors=True
-        )
+
+def post_token_form(
+    url: str,
+    *,
+    data: Mapping[str, str],
+    basic_auth: tuple[str, str] | None = None,
+    provider: str,
+) -> dict[str, Any]:
+    """POST a form to an OAuth token endpoint and return its JSON object."""
+    return post_form(url, data=data, basic_auth=basic_auth, provider=provider).json()

@@ -6,12 +6,9 @@ category has ``requests`` per ``seconds`` in fixed windows aligned to the epoch;
 window. After a 429, or a response saying ``X-RateLimit-Remaining: 0``, the budget
 stores a shared "blocked until" so every client using the same key pauses.
 
-Defaults (override with ``settings.CONNECTOR_RATE_LIMITS``, same shape):
-
-- Webex: 300 requests/minute per token. Cisco publishes no figure for the
-  Meetings/People APIs; 300/min is the Contact Center default (PROVIDER_APIS 1.9).
-- Zoom, per account, Business+ plan (PROVIDER_APIS 2.5): light 80/s, medium 60/s,
-  heavy 40/s, resource_intensive 20/min. Pro accounts should lower these.
+Defaults come from each provider (``Provider.rate_limits``: see
+``connectors.providers``); ``settings.CONNECTOR_RATE_LIMITS`` overrides them, same
+shape. A budget made without limits uses the settings alone.
 
 Guarantees: counting uses ``cache.incr``, which is atomic on Redis, memcached and
 LocMem. On other backends (database, file) each slot is also claimed with
@@ -31,27 +28,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 
 from django.conf import settings
 from django.core.cache import cache, caches
 
 from connectors import clock
 
-DEFAULT_RATE_LIMITS: dict[str, dict[str, tuple[int, float]]] = {
-    "webex": {"default": (300, 60.0)},
-    "zoom": {
-        "light": (80, 1.0),
-        "medium": (60, 1.0),
-        "heavy": (40, 1.0),
-        "resource_intensive": (20, 60.0),
-        "default": (60, 1.0),
-    },
-}
 FALLBACK_LIMIT = (60, 1.0)
 # Pause after a 429 that gave no usable Retry-After.
 DEFAULT_429_PAUSE = 1.0
 _ATOMIC_BACKENDS = ("RedisCache", "LocMemCache", "PyMemcacheCache", "PyLibMCCache")
 _NUMBER = re.compile(r"^\s*\d+(\.\d+)?\s*$")
+
+
+class ProviderLimits(Protocol):
+    """The part of a provider a budget needs (``connectors.providers.base.Provider``)."""
+
+    slug: str
+    rate_limits: Mapping[str, tuple[int, float]]
 
 
 @dataclass(frozen=True)
@@ -68,9 +63,11 @@ class BudgetWaitTooLong(Exception):
         self.retry_after = retry_after
 
 
-def configured_limits(provider: str) -> dict[str, Limit]:
-    """The provider's limits: defaults overlaid with ``settings.CONNECTOR_RATE_LIMITS``."""
-    merged = dict(DEFAULT_RATE_LIMITS.get(provider, {}))
+def configured_limits(
+    provider: str, defaults: Mapping[str, tuple[int, float]] | None = None
+) -> dict[str, Limit]:
+    """The provider's limits: ``defaults`` overlaid with ``settings.CONNECTOR_RATE_LIMITS``."""
+    merged = dict(defaults or {})
     merged.update(getattr(settings, "CONNECTOR_RATE_LIMITS", {}).get(provider, {}))
     return {name: Limit(int(n), float(s)) for name, (n, s) in merged.items()}
 
@@ -115,6 +112,15 @@ class RateBudget:
             name: v if isinstance(v, Limit) else Limit(int(v[0]), float(v[1]))
             for name, v in source.items()
         }
+
+    @classmethod
+    def for_provider(cls, provider: ProviderLimits, *, key: str) -> RateBudget:
+        """A budget with the provider's default limits (and the settings' overrides)."""
+        return cls(
+            provider=provider.slug,
+            key=key,
+            limits=configured_limits(provider.slug, provider.rate_limits),
+        )
 
     def limit(self, category: str) -> Limit:
         return (

@@ -1,21 +1,28 @@
-"""Connection writes: create, authorise, verify, mark for re-authorisation, disconnect."""
+"""Connection writes: create, update, authorise, verify, disconnect, delete.
+
+What other apps must do when a connection becomes usable or is retired, they do
+in receivers of ``connectors.signals``; this module imports nothing above it.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 
+from connectors.clients import api_client_for
 from connectors.exceptions import ApiError, RateLimited, Transient
 from connectors.models import Connection
+from connectors.oauth import revoke_grant
 from connectors.providers import get_provider
 from connectors.providers.base import TokenSet, VerificationFailed, VerifyResult
+from connectors.signals import connection_retired, connection_usable
+from connectors.tokens import apply_tokens
+
+# Re-exported only until requests_app imports it from connectors.tokens (merge of issue 9).
+from connectors.tokens import connection_mark_needs_reauth as connection_mark_needs_reauth
 from portal.audit import audit_record
 
 if TYPE_CHECKING:
@@ -83,8 +90,6 @@ def connection_store_authorization(
     *, connection_id: int, tokens: TokenSet, actor: User
 ) -> Connection:
     """Save a fresh grant in one transaction, under the row lock refreshes use."""
-    from connectors.oauth import apply_tokens
-
     provider = get_provider(
         Connection.objects.values_list("provider", flat=True).get(pk=connection_id)
     )
@@ -122,14 +127,13 @@ def connection_store_authorization(
             "provider granted more scopes than requested",
             extra={"connection_id": connection.pk, "excess": excess},
         )
-    transaction.on_commit(lambda: _resume_paused_fetches(connection.pk))
+    transaction.on_commit(lambda: _announce_usable(connection.pk))
     return connection
 
 
-def _resume_paused_fetches(connection_id: int) -> None:
-    from requests_app.services.fetching import fetch_resume_for_connection
-
-    fetch_resume_for_connection(connection_id=connection_id)
+def _announce_usable(connection_id: int) -> None:
+    """Tell listeners (paused fetches) that the connection works again."""
+    connection_usable.send(sender=Connection, connection_id=connection_id)
 
 
 def connection_verify(*, connection: Connection, actor: User | None = None) -> VerifyResult | None:
@@ -138,8 +142,6 @@ def connection_verify(*, connection: Connection, actor: User | None = None) -> V
     A temporary failure (provider down, rate limit) is recorded as the last error but
     does not change the status; a verified connection resumes the fetches it paused.
     """
-    from connectors.clients import api_client_for
-
     provider = get_provider(connection.provider)
     missing = provider.scopes.missing(connection.granted_scopes)
     temporary = False
@@ -200,7 +202,7 @@ def connection_verify(*, connection: Connection, actor: User | None = None) -> V
             details={"error_code": "" if result else ("temporary" if temporary else "failed")},
         )
         if result is not None and was != Connection.Status.ACTIVE:
-            transaction.on_commit(lambda: _resume_paused_fetches(connection.pk))
+            transaction.on_commit(lambda: _announce_usable(connection.pk))
     return result
 
 
@@ -220,93 +222,18 @@ def _explain_api_error(exc: ApiError, provider_name: str) -> str:
     return f"{provider_name} answered with an unexpected error (HTTP {status})."
 
 
-def connection_mark_needs_reauth(
-    *, connection_id: int, reason: str, only_if_refresh_token: str | None = None
-) -> Connection:
-    """Stop using the grant, tell the owners, keep requests resumable.
-
-    With ``only_if_refresh_token``, nothing changes when another worker or a
-    reconnect already stored a different refresh token.
-    """
-    with transaction.atomic():
-        connection = Connection.objects.select_for_update(no_key=True).get(pk=connection_id)
-        if only_if_refresh_token is not None and (
-            connection.refresh_token != only_if_refresh_token
-        ):
-            return connection
-        if connection.status == Connection.Status.NEEDS_REAUTH:
-            return connection
-        now = timezone.now()
-        connection.status = Connection.Status.NEEDS_REAUTH
-        connection.status_changed_at = now
-        connection.last_error = reason[:500]
-        connection.last_error_at = now
-        connection.save(
-            update_fields=["status", "status_changed_at", "last_error", "last_error_at"]
-        )
-        audit_record(
-            action="connection.needs_reauth", target=connection, details={"error_code": "grant"}
-        )
-        transaction.on_commit(lambda: _notify_owners_needs_reauth(connection.pk))
-    return connection
-
-
-def _owner_emails(connection: Connection) -> list[str]:
-    from portal.models import User
-
-    emails = {u.email for u in connection.owners.filter(is_active=True)}
-    for user in (connection.authorised_by, connection.created_by):
-        if user is not None and user.is_active:
-            emails.add(user.email)
-    if not emails:
-        emails = set(
-            User.objects.filter(is_superuser=True, is_active=True).values_list("email", flat=True)
-        )
-    return sorted(emails)
-
-
-def _notify_owners_needs_reauth(connection_id: int) -> None:
-    """Best effort: a mail server problem must not turn a pause into a failure."""
-    try:
-        _send_needs_reauth_mail(connection_id)
-    except Exception as exc:
-        logger.error(
-            "could not email the connection's owners",
-            extra={"connection_id": connection_id, "error_class": type(exc).__name__},
-        )
-
-
-def _send_needs_reauth_mail(connection_id: int) -> None:
-    connection = Connection.objects.get(pk=connection_id)
-    recipients = _owner_emails(connection)
-    if not recipients:
-        return
-    context = {
-        "connection": connection,
-        "url": settings.PORTAL_BASE_URL
-        + reverse("connectors:detail", kwargs={"pk": connection.pk}),
-    }
-    send_mail(
-        subject=f"Connection {connection.name} needs re-authorisation",
-        message=render_to_string("connectors/emails/needs_reauth.txt", context),
-        from_email=None,
-        recipient_list=recipients,
-    )
-
-
 def connection_disconnect(*, connection: Connection, actor: User) -> Connection:
     """Revoke where the provider allows it, then forget the tokens."""
-    from connectors.oauth import revoke_tokens
-    from requests_app.services.fetching import fetch_end_for_connection
-
-    revoked = revoke_tokens(connection)
+    revoked = revoke_grant(connection)
     with transaction.atomic():
         connection = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
         _wipe_tokens(connection)
         connection.status = Connection.Status.DISCONNECTED
         connection.status_changed_at = timezone.now()
         connection.save()
-        fetch_end_for_connection(
+        # Inside the transaction, after the connection's lock: receivers take theirs next.
+        connection_retired.send(
+            sender=Connection,
             connection_id=connection.pk,
             code="disconnected",
             message="The connection was disconnected before this fetch finished. Reconnect "
@@ -324,15 +251,13 @@ def connection_disconnect(*, connection: Connection, actor: User) -> Connection:
 
 def connection_delete(*, connection: Connection, actor: User) -> None:
     """Revoke, wipe and delete; its unfinished fetches end as skipped, with the reason."""
-    from connectors.oauth import revoke_tokens
-    from requests_app.services.fetching import fetch_end_for_connection
-
-    revoke_tokens(connection)
+    revoke_grant(connection)
     with transaction.atomic():
         connection = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
         _wipe_tokens(connection)
         connection.save()
-        fetch_end_for_connection(
+        connection_retired.send(
+            sender=Connection,
             connection_id=connection.pk,
             code="connection_deleted",
             message="The connection was deleted before this fetch finished.",

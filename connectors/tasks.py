@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.oauth import refresh_expiring_tokens
+from connectors.tokens import refresh_expiring_tokens
 
 
 def refresh_expiring() -> int:

@@ -13,8 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 from connectors import oauth, selectors, services
 from connectors.exceptions import ApiError
 from connectors.forms import ConfirmDeleteForm, ConnectionCreateForm, ConnectionUpdateForm
-from connectors.models import Connection, Provider
-from connectors.providers import get_provider
+from connectors.models import Connection
+from connectors.providers import all_providers, get_provider
 from portal.audit import audit_events_for
 from portal.permissions import staff_required
 
@@ -45,7 +45,10 @@ def connection_create(request):
     return render(
         request,
         "connectors/connection_form.html",
-        {"form": form, "redirect_uris": {p.value: oauth.redirect_uri(p.value) for p in Provider}},
+        {
+            "form": form,
+            "redirect_uris": {p.slug: oauth.redirect_uri(p.slug) for p in all_providers()},
+        },
     )
 
 
@@ -112,8 +115,10 @@ def _callback_error(request, message: str, status: int = 400) -> HttpResponse:
 @require_GET
 def oauth_callback(request, provider: str):
     """Check state first; only then talk to the token endpoint."""
-    if provider not in Provider.values:
-        raise Http404
+    try:
+        get_provider(provider)
+    except LookupError:
+        raise Http404 from None
     try:
         pending = oauth.pop_state(
             request=request, provider_slug=provider, state=request.GET.get("state")
@@ -186,6 +191,7 @@ def connection_disconnect(request, pk: int):
         services.connection_disconnect(connection=connection, actor=request.user)
         messages.success(request, f"{connection.name} is disconnected; its tokens were deleted.")
         return redirect("connectors:detail", pk=pk)
+    provider = get_provider(connection.provider)
     return render(
         request,
         "connectors/connection_confirm.html",
@@ -194,7 +200,7 @@ def connection_disconnect(request, pk: int):
             "heading": "Disconnect",
             "explanation": (
                 "Disconnecting deletes the stored tokens"
-                + (" and revokes them at Zoom." if connection.provider == "zoom" else ".")
+                + (f" and revokes them at {provider.display_name}." if provider.revoke_url else ".")
                 + " Remove the app's grant in the provider's admin console too if you no "
                 "longer use it. Running fetches will pause until you reconnect."
             ),

@@ -4,7 +4,7 @@ import pytest
 
 from tests.factories import AdminFactory, StaffFactory, UserFactory
 
-pytest_plugins = ["tests.fixtures.simulator"]
+pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.clock"]
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import factory
 from django.utils import timezone
 
 from connectors.models import Connection, Provider
+from connectors.simulator.seed import DEMO_CLIENTS
 from portal.models import User
 from requests_app.models import PrivacyRequest, Record, Regulation, RequestType, Result
 
@@ -98,16 +99,19 @@ class RecordFactory(factory.django.DjangoModelFactory):
 
 
 def simulator_connection(simulator, provider: str, *, account: str | None = None, **options):
-    """A connected Connection holding a token minted by the simulator for a demo client."""
-    minted = simulator.mint_token(provider, account=account, **options)
-    from connectors.simulator.seed import DEMO_CLIENTS
+    """A connected Connection holding a token minted by the simulator for a demo client.
 
+    ``account`` picks the demo client (Zoom: "full", ...); ``options`` go to
+    ``mint_token`` (``lifetime``, ``scopes``, ``user_email``...). The one way tests
+    get a connection the simulator accepts.
+    """
+    minted = simulator.mint_token(provider, account=account, **options)
     demo = next(c for c in DEMO_CLIENTS if c.client_id == minted["client_id"])
     return ConnectionFactory(
+        connected=True,
         provider=provider,
         client_id=demo.client_id,
         client_secret=demo.client_secret,
-        status=Connection.Status.ACTIVE,
         access_token=minted["access_token"],
         refresh_token=minted["refresh_token"],
         access_token_expires_at=timezone.now() + timedelta(seconds=minted["expires_in"]),

@@ -1,3 +1,3 @@
-from connectors.providers.base import get_provider
+from connectors.providers.registry import all_providers, choices, get_provider
 
-__all__ = ["get_provider"]
+__all__ = ["all_providers", "choices", "get_provider"]

@@ -1,7 +1,9 @@
-"""The Provider interface and registry.
+"""The Provider interface: what every provider module implements.
 
-A provider knows its endpoints and its data rules; it knows nothing about
-Django models, tasks or HTTP retries (that is ``connectors.http.ApiClient``).
+A provider knows its endpoints, its data rules and its quirks (how it pages,
+what its error codes mean, its rate limits); it knows nothing about Django
+models, tasks or HTTP retries (that is ``connectors.http.ApiClient``, which calls
+the provider's hooks). The providers are listed in ``providers/registry.py``.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from connectors.exceptions import MalformedResponse
+
 if TYPE_CHECKING:
-    from connectors.http import ApiClient
+    from connectors.http import ApiClient, Pager, Params
 
 
 @dataclass(frozen=True)
@@ -79,8 +83,6 @@ def token_set_from_payload(
     payload: Any, *, granted_scopes: tuple[str, ...], api_base_url: str = ""
 ) -> TokenSet:
     """Validate a token endpoint's JSON; a missing access token is a malformed answer."""
-    from connectors.exceptions import MalformedResponse
-
     access = payload.get("access_token") if isinstance(payload, dict) else None
     if not isinstance(access, str) or not access:
         raise MalformedResponse.without_response("token response has no access_token")
@@ -143,6 +145,11 @@ class Provider(Protocol):
     slug: str
     display_name: str
     scopes: ScopeRequirement
+    # Requests per window by rate category: {"light": (80, 1.0), ...}; settings may
+    # override them (CONNECTOR_RATE_LIMITS).
+    rate_limits: Mapping[str, tuple[int, float]]
+    # Whether a refresh answer names the granted scopes (else the stored ones stay).
+    reports_granted_scopes: bool
 
     @property
     def authorize_url(self) -> str: ...
@@ -150,32 +157,33 @@ class Provider(Protocol):
     @property
     def token_url(self) -> str: ...
 
+    @property
+    def revoke_url(self) -> str | None:
+        """The token revocation endpoint, or None when the provider has none we may use."""
+
     def token_request(self, *, client_id: str, client_secret: str, data: dict[str, str]) -> dict:
-        """Build kwargs for ``post_token_form``: where the client credentials go."""
+        """Build kwargs for ``post_form``: where the client credentials go."""
 
     def parse_token_response(self, payload: dict, *, requested: tuple[str, ...]) -> TokenSet: ...
 
     def api_base_url(self, stored: str) -> str: ...
+
+    def scope_missing(self, status: int, provider_code: int | None) -> bool:
+        """Whether an error answer with this status and body code means a missing scope."""
+
+    def pager(
+        self,
+        client: ApiClient,
+        path: str,
+        *,
+        params: Params,
+        start_cursor: str | None,
+        page_size: int | None,
+    ) -> Pager:
+        """A fresh walk through the listing at ``path``, the provider's way."""
 
     def verify(self, client: ApiClient) -> VerifyResult: ...
 
     def fetch_access(
         self, client: ApiClient, email: str, *, checkpoint: dict[str, Any] | None = None
     ) -> Iterator[Batch]: ...
-
-
-_REGISTRY: dict[str, Provider] = {}
-
-
-def register(provider: Provider) -> Provider:
-    _REGISTRY[provider.slug] = provider
-    return provider
-
-
-def get_provider(slug: str) -> Provider:
-    from connectors.providers import webex, zoom  # noqa: F401  (fill the registry)
-
-    try:
-        return _REGISTRY[slug]
-    except KeyError:
-        raise LookupError(f"Unknown provider {slug!r}.") from None

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.utils import timezone
 
-from connectors.exceptions import Forbidden, ScopeMissing, Unauthorized
+from connectors.exceptions import (
+    Forbidden,
+    MalformedResponse,
+    ScopeMissing,
+    Unauthorized,
+    safe_path,
+)
 from connectors.providers.base import (
     Batch,
     ScopeFamily,
@@ -18,12 +26,21 @@ from connectors.providers.base import (
     TokenSet,
     VerificationFailed,
     VerifyResult,
-    register,
     token_set_from_payload,
 )
+from connectors.providers.webex_fetch import fetch_access
 
 if TYPE_CHECKING:
-    from connectors.http import ApiClient
+    from connectors.http import ApiClient, ApiResponse, Params
+
+logger = logging.getLogger("connectors.http")
+
+# Every Webex scope the product uses, once (see docs/providers.md, 'Webex: OAuth and tokens').
+PARTICIPANTS_SCOPE = "meeting:participants_read"
+PARTICIPANTS_ADMIN_SCOPE = "meeting:admin_participants_read"
+PREFERENCES_SCOPE = "meeting:preferences_read"
+LIST_MEETINGS_SCOPE = "meeting:schedules_read"
+LIST_MEETINGS_ADMIN_SCOPE = "meeting:admin_schedule_read"
 
 
 class WebexProvider:
@@ -34,26 +51,31 @@ class WebexProvider:
             ScopeFamily(
                 "Webex meetings (admin)",
                 (
-                    "meeting:participants_read",
-                    "meeting:admin_participants_read",
-                    "meeting:preferences_read",
-                    "meeting:schedules_read",
-                    "meeting:admin_schedule_read",
+                    PARTICIPANTS_SCOPE,
+                    PARTICIPANTS_ADMIN_SCOPE,
+                    PREFERENCES_SCOPE,
+                    LIST_MEETINGS_SCOPE,
+                    LIST_MEETINGS_ADMIN_SCOPE,
                 ),
             ),
         ),
         blocks={
-            "meeting:participants_read": "reading participants of meetings the admin hosts",
-            "meeting:admin_participants_read": (
+            PARTICIPANTS_SCOPE: "reading participants of meetings the admin hosts",
+            PARTICIPANTS_ADMIN_SCOPE: (
                 "reading the participants of every meeting, which is how the subject is found"
             ),
-            "meeting:preferences_read": "reading meeting preferences",
-            "meeting:schedules_read": "listing meetings",
-            "meeting:admin_schedule_read": (
+            PREFERENCES_SCOPE: "reading meeting preferences",
+            LIST_MEETINGS_SCOPE: "listing meetings",
+            LIST_MEETINGS_ADMIN_SCOPE: (
                 "listing every meeting in the organisation (without it no meetings are found)"
             ),
         },
     )
+    # Cisco publishes no figure for the Meetings and People APIs: 300 requests a minute
+    # per token (see docs/providers.md, 'Webex: rate limits').
+    rate_limits: Mapping[str, tuple[int, float]] = {"default": (300, 60.0)}
+    # Webex does not name the granted scopes in a refresh answer.
+    reports_granted_scopes = False
 
     @property
     def authorize_url(self) -> str:
@@ -62,6 +84,12 @@ class WebexProvider:
     @property
     def token_url(self) -> str:
         return f"{settings.WEBEX_BASE_URL}/access_token"
+
+    @property
+    def revoke_url(self) -> None:
+        """Webex revokes only through its admin Authorizations API, a scope we do not ask
+        for: staff remove the grant in Control Hub."""
+        return None
 
     def token_request(self, *, client_id: str, client_secret: str, data: dict[str, str]) -> dict:
         # Webex takes the client credentials in the form body.
@@ -73,6 +101,21 @@ class WebexProvider:
 
     def api_base_url(self, stored: str) -> str:
         return settings.WEBEX_BASE_URL
+
+    def scope_missing(self, status: int, provider_code: int | None) -> bool:
+        # Webex says so only in a 403's message, which ApiError reads (and drops).
+        return False
+
+    def pager(
+        self,
+        client: ApiClient,
+        path: str,
+        *,
+        params: Params,
+        start_cursor: str | None,
+        page_size: int | None,
+    ) -> LinkPager:
+        return LinkPager(client, path, params=params, start_cursor=start_cursor)
 
     def verify(self, client: ApiClient) -> VerifyResult:
         try:
@@ -105,15 +148,13 @@ class WebexProvider:
             raise VerificationFailed(
                 "Webex did not let this account list the organisation's meetings. The person "
                 "who connected must be a Webex full or content administrator, and the "
-                "integration must have the meeting:admin_schedule_read scope."
+                f"integration must have the {LIST_MEETINGS_ADMIN_SCOPE} scope."
             ) from exc
         return VerifyResult(account=account)
 
     def fetch_access(
         self, client: ApiClient, email: str, *, checkpoint: dict[str, Any] | None = None
     ) -> Iterator[Batch]:
-        from connectors.providers.webex_fetch import fetch_access
-
         return fetch_access(client, email, checkpoint=checkpoint)
 
 
@@ -140,4 +181,79 @@ def _iso(moment) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-register(WebexProvider())
+class LinkPager:
+    """Follows ``Link: <...>; rel="next"``, guarding Webex's known defects.
+
+    The next URL is followed as given, except that ``max=null`` is removed and
+    original ``params`` it dropped are added back (see docs/providers.md, 'Webex:
+    meetings listing'). Stops at a repeated URL or when no next link remains; a
+    next link to another host raises ``MalformedResponse``.
+    """
+
+    def __init__(
+        self, client: ApiClient, path: str, *, params: Params, start_cursor: str | None
+    ) -> None:
+        self.client = client
+        self.path = path
+        self.original = {k: v for k, v in (params or {}).items() if v is not None}
+        self.start_cursor = start_cursor
+        self.url = ""
+        self.seen: set[str] = set()
+
+    def first_request(self) -> tuple[str, Params]:
+        if self.start_cursor:
+            return self._visit(self._repaired(self.start_cursor), None)
+        return self._visit(self.client.build_url(self.path), self.original)
+
+    def next_cursor(self, response: ApiResponse) -> str | None:
+        link = response.next_link()
+        next_url = self._repaired(link) if link else None
+        if next_url and _canonical(next_url, None) in self.seen:
+            logger.warning(
+                "provider=%s path=%s pagination loop stopped",
+                self.client.provider,
+                safe_path(self.url),
+            )
+            return None
+        return next_url
+
+    def request_for(self, cursor: str) -> tuple[str, Params]:
+        return self._visit(cursor, None)
+
+    def _visit(self, url: str, query: Params) -> tuple[str, Params]:
+        self.seen.add(_canonical(url, query))
+        self.url = url
+        return url, query
+
+    def _repaired(self, next_url: str) -> str:
+        """Fix Webex's next URL and refuse to send the token to another host."""
+        absolute = self.client.build_url(next_url)
+        base, target = urlsplit(self.client.base_url), urlsplit(absolute)
+        if (target.scheme, target.netloc) != (base.scheme, base.netloc):
+            raise MalformedResponse(
+                provider=self.client.provider,
+                method="GET",
+                path=self.path,
+                code="foreign_next_link",
+            )
+        query = [
+            (k, v)
+            for k, v in parse_qsl(target.query, keep_blank_values=True)
+            if not (k == "max" and v in ("null", ""))
+        ]
+        present = {k for k, _ in query}
+        for key, value in self.original.items():
+            if key not in present:
+                values = value if isinstance(value, list | tuple) else [value]
+                query.extend((key, str(v)) for v in values)
+        return urlunsplit(target._replace(query=urlencode(query)))
+
+
+def _canonical(url: str, params: Params) -> str:
+    """A URL with its query (plus ``params``) sorted, to recognise a page seen before."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    for key, value in (params or {}).items():
+        values = value if isinstance(value, list | tuple) else [value]
+        query.extend((key, str(v)) for v in values)
+    return urlunsplit(parts._replace(query=urlencode(sorted(query))))

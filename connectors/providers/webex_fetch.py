@@ -5,8 +5,9 @@ meetings a user of the admin's sites hosted or was invited to, not ones they joi
 through a forwarded link, nor external people), so we list every ended or in-progress
 instance of the organisation (``meetingType=meeting``) in explicit time windows,
 read each instance's participants, and keep the instances where a participant's
-email matches the subject (case-insensitive, trimmed). SPEC "Webex" gives the rules
-for what is kept; PROVIDER_APIS 1.4-1.6 the API facts.
+email matches the subject (case-insensitive, trimmed). ``meeting_record`` holds the
+rules for what is kept; docs/providers.md ('Webex: meetings listing', 'Webex:
+participants') the API facts.
 
 Windows: ``meetingType=meeting`` lists at most 10,000 instances even with
 pagination, so a window that returns the cap is halved and listed again (the
@@ -47,7 +48,8 @@ DEFAULT_WINDOW = timedelta(days=7)
 MIN_WINDOW = timedelta(minutes=1)
 CHECKPOINT_VERSION = 1
 # Participants: the join-time filter defaults to 7 days and may span at most 90, and
-# the meeting-start filter defaults to the last month (PROVIDER_APIS 1.5, 3.1). We
+# the meeting-start filter defaults to the last month (see docs/providers.md, 'Webex:
+# participants'). We
 # never rely on those defaults: both ranges are given explicitly around the instance.
 JOIN_LEAD = timedelta(days=1)  # joins before the recorded start (lobby, clock skew)
 JOIN_SPAN = timedelta(days=89)  # inside the 90-day limit
@@ -236,7 +238,7 @@ class Attendance:
 
 
 def subject_is_host(meeting: dict[str, Any], attendance: Attendance, subject: str) -> bool:
-    """PROVIDER_APIS 1.4: hostEmail matches (case-insensitively), or the subject's own
+    """hostEmail matches (case-insensitively), or the subject's own
     participant record says they were the host."""
     if normalise_email(meeting.get("hostEmail")) == subject:
         return True
@@ -265,7 +267,8 @@ def _only_subject_interpreters(data: dict[str, Any], subject: str) -> dict[str, 
 
 def meeting_record(meeting: dict[str, Any], attendance: Attendance, subject: str) -> dict[str, Any]:
     """The stored meeting: every field, minus host attributes when the host is someone else,
-    plus the subject's own participant record(s) and the counts (SPEC "Webex" 4-8)."""
+    plus the subject's own participant record(s) and the counts: never another
+    participant's data."""
     is_host = subject_is_host(meeting, attendance, subject)
     data = dict(meeting) if is_host else _without_host_fields(meeting)
     data = _only_subject_interpreters(data, subject)
@@ -287,8 +290,9 @@ def participant_params(meeting: dict[str, Any], now: datetime) -> dict[str, Any]
     """Query for one instance's participants, with explicit join and start ranges.
 
     In-progress instances get no join range: live participants may carry a
-    1970-01-01 ``joinedTime`` (PROVIDER_APIS 1.5), and they all joined within the
-    default 7 days anyway. Without a readable ``start`` only the id is sent.
+    1970-01-01 ``joinedTime`` (see docs/providers.md, 'Webex: participants'), and they
+    all joined within the default 7 days anyway. Without a readable ``start`` only the
+    id is sent.
     """
     params: dict[str, Any] = {"meetingId": _meeting_id(meeting), "max": PAGE_MAX}
     try:
@@ -312,7 +316,7 @@ def read_attendance(client: ApiClient, meeting: dict[str, Any], subject: str) ->
     attendance = Attendance(subject)
     params = participant_params(meeting, timezone.now())
     try:
-        for page in client.paginate_link(PARTICIPANTS_PATH, params=params):
+        for page in client.paginate(PARTICIPANTS_PATH, params=params):
             attendance.add(page.items)
     except NotFound:
         return None
@@ -343,7 +347,7 @@ def fetch_access(
     (possibly empty), each with its checkpoint.
 
     Meeting preferences are not fetched: reading another person's needs
-    ``meeting:admin_preferences_read``, which SPEC's scope list does not include, and
+    ``meeting:admin_preferences_read``, a scope we deliberately do not request, and
     without it Webex ignores ``userEmail`` and answers with the caller's own
     preferences, which would put the administrator's data in the subject's report.
     """
@@ -370,7 +374,7 @@ def _scan_meetings(
         if state.cursor and not state.cursor.startswith(f"{client.base_url}/"):
             # Saved against another API host (settings changed): list the window again.
             state.cursor, state.window_items = None, 0
-        pages = client.paginate_link(
+        pages = client.paginate(
             MEETINGS_PATH, params=state.meetings_params(), start_cursor=state.cursor
         )
         for page in pages:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from connectors.exceptions import ScopeMissing, Unauthorized
+import connectors.providers.zoom_scopes as zs
+from connectors.exceptions import ScopeMissing, Unauthorized, safe_path
 from connectors.providers.base import (
     Batch,
     ScopeFamily,
@@ -16,14 +18,17 @@ from connectors.providers.base import (
     TokenSet,
     VerificationFailed,
     VerifyResult,
-    register,
     token_set_from_payload,
 )
+from connectors.providers.zoom_codes import ZoomCode
+from connectors.providers.zoom_fetch import fetch_access
 
 if TYPE_CHECKING:
-    from connectors.http import ApiClient
+    from connectors.http import ApiClient, ApiResponse, Params
 
-LIST_USERS_SCOPE = "user:read:list_users:admin"
+logger = logging.getLogger("connectors.http")
+
+PAGE_SIZE = 300  # Zoom's largest page_size
 
 
 class ZoomProvider:
@@ -31,56 +36,41 @@ class ZoomProvider:
     display_name = "Zoom"
     scopes = ScopeRequirement(
         families=(
-            ScopeFamily(
-                "Zoom granular scopes",
-                (
-                    "user:read:user:admin",
-                    "user:read:settings:admin",
-                    "group:read:group:admin",
-                    "meeting:read:list_meetings:admin",
-                    "webinar:read:list_webinars:admin",
-                    "cloud_recording:read:list_user_recordings:admin",
-                    "phone:read:user:admin",
-                    "phone:read:user_setting:admin",
-                    "phone:read:list_recordings:admin",
-                    "phone:read:list_voicemails:admin",
-                    "phone:read:list_call_logs:admin",
-                ),
-            ),
-            ScopeFamily(
-                "Zoom classic scopes",
-                (
-                    "meeting:read:admin",
-                    "webinar:read:admin",
-                    "group:read:admin",
-                    "imgroup:read:admin",
-                    "user:read:admin",
-                    "recording:read:admin",
-                    "phone:read:admin",
-                ),
-            ),
+            ScopeFamily("Zoom granular scopes", zs.GRANULAR_SCOPES),
+            ScopeFamily("Zoom classic scopes", zs.CLASSIC_SCOPES),
         ),
         blocks={
-            "user:read:user:admin": "finding the person by email (nothing can be fetched)",
-            "user:read:settings:admin": "the person's Zoom settings",
-            "group:read:group:admin": "the person's groups",
-            "meeting:read:list_meetings:admin": "the person's meetings",
-            "webinar:read:list_webinars:admin": "the person's webinars",
-            "cloud_recording:read:list_user_recordings:admin": "the person's cloud recordings",
-            "phone:read:user:admin": "the person's Zoom Phone profile",
-            "phone:read:user_setting:admin": "the person's Zoom Phone settings",
-            "phone:read:list_recordings:admin": "the person's phone call recordings",
-            "phone:read:list_voicemails:admin": "the person's voicemails",
-            "phone:read:list_call_logs:admin": "the person's call logs",
-            "meeting:read:admin": "the person's meetings",
-            "webinar:read:admin": "the person's webinars",
-            "group:read:admin": "the person's groups",
-            "imgroup:read:admin": "the person's chat groups",
-            "user:read:admin": "finding the person by email and their settings",
-            "recording:read:admin": "the person's cloud recordings",
-            "phone:read:admin": "everything from Zoom Phone",
+            zs.USER_SCOPE: "finding the person by email (nothing can be fetched)",
+            zs.USER_SETTINGS_SCOPE: "the person's Zoom settings",
+            zs.GROUPS_SCOPE: "the person's groups",
+            zs.MEETINGS_SCOPE: "the person's meetings",
+            zs.WEBINARS_SCOPE: "the person's webinars",
+            zs.RECORDINGS_SCOPE: "the person's cloud recordings",
+            zs.PHONE_USER_SCOPE: "the person's Zoom Phone profile",
+            zs.PHONE_SETTINGS_SCOPE: "the person's Zoom Phone settings",
+            zs.PHONE_RECORDINGS_SCOPE: "the person's phone call recordings",
+            zs.VOICEMAILS_SCOPE: "the person's voicemails",
+            zs.CALL_LOGS_SCOPE: "the person's call logs",
+            zs.CLASSIC_MEETINGS_SCOPE: "the person's meetings",
+            zs.CLASSIC_WEBINARS_SCOPE: "the person's webinars",
+            zs.CLASSIC_GROUPS_SCOPE: "the person's groups",
+            zs.CLASSIC_CHAT_GROUPS_SCOPE: "the person's chat groups",
+            zs.CLASSIC_USER_SCOPE: "finding the person by email and their settings",
+            zs.CLASSIC_RECORDINGS_SCOPE: "the person's cloud recordings",
+            zs.CLASSIC_PHONE_SCOPE: "everything from Zoom Phone",
         },
     )
+    # Per account, Business+ plan (see docs/providers.md, 'Zoom: rate limits'); Pro
+    # accounts should lower these through settings.CONNECTOR_RATE_LIMITS.
+    rate_limits: Mapping[str, tuple[int, float]] = {
+        "light": (80, 1.0),
+        "medium": (60, 1.0),
+        "heavy": (40, 1.0),
+        "resource_intensive": (20, 60.0),
+        "default": (60, 1.0),
+    }
+    # Zoom names the granted scopes again in every refresh answer.
+    reports_granted_scopes = True
 
     @property
     def authorize_url(self) -> str:
@@ -112,6 +102,23 @@ class ZoomProvider:
             return f"{stored.rstrip('/')}/v2"
         return settings.ZOOM_API_BASE_URL
 
+    def scope_missing(self, status: int, provider_code: int | None) -> bool:
+        # Zoom says a scope is missing with 400 and code 4711, not with 401/403.
+        return status == 400 and provider_code == ZoomCode.SCOPE_MISSING
+
+    def pager(
+        self,
+        client: ApiClient,
+        path: str,
+        *,
+        params: Params,
+        start_cursor: str | None,
+        page_size: int | None,
+    ) -> PageTokenPager:
+        return PageTokenPager(
+            client, path, params=params, start_cursor=start_cursor, page_size=page_size
+        )
+
     def verify(self, client: ApiClient) -> VerifyResult:
         notes: list[str] = []
         try:
@@ -120,7 +127,7 @@ class ZoomProvider:
         except ScopeMissing:
             # The DataGrail granular list lacks the list-users scope: fall back to /users/me.
             notes.append(
-                f"Zoom would not list users: add the scope {LIST_USERS_SCOPE} to the Zoom app "
+                f"Zoom would not list users: add the scope {zs.LIST_USERS_SCOPE} to the Zoom app "
                 "so the connection check can see the whole account."
             )
             me = self._me(client)
@@ -138,7 +145,7 @@ class ZoomProvider:
         except ScopeMissing as exc:
             raise VerificationFailed(
                 "Zoom refused to read the authorising user: the app lacks the scope "
-                "user:read:user:admin (or user:read:admin). Add it in the Zoom Marketplace "
+                f"{zs.USER_SCOPE} (or {zs.CLASSIC_USER_SCOPE}). Add it in the Zoom Marketplace "
                 "and reconnect."
             ) from exc
         except Unauthorized as exc:
@@ -147,8 +154,6 @@ class ZoomProvider:
     def fetch_access(
         self, client: ApiClient, email: str, *, checkpoint: dict[str, Any] | None = None
     ) -> Iterator[Batch]:
-        from connectors.providers.zoom_fetch import fetch_access
-
         return fetch_access(client, email, checkpoint=checkpoint)
 
 
@@ -170,4 +175,46 @@ def _valid_api_url(value: Any) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
-register(ZoomProvider())
+class PageTokenPager:
+    """Follows Zoom's ``next_page_token`` until it is empty or repeats."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        path: str,
+        *,
+        params: Params,
+        start_cursor: str | None,
+        page_size: int | None,
+    ) -> None:
+        self.client = client
+        self.path = path
+        self.params = dict(params or {})
+        self.page_size = page_size or PAGE_SIZE
+        self.start_cursor = start_cursor or None
+        self.seen: set[str] = {self.start_cursor} if self.start_cursor else set()
+
+    def first_request(self) -> tuple[str, Params]:
+        return self._request(self.start_cursor)
+
+    def next_cursor(self, response: ApiResponse) -> str | None:
+        raw = response.json().get("next_page_token")
+        token = raw if isinstance(raw, str) and raw else None
+        if token and token in self.seen:
+            logger.warning(
+                "provider=%s path=%s repeated page token stopped",
+                self.client.provider,
+                safe_path(self.path),
+            )
+            return None
+        return token
+
+    def request_for(self, cursor: str) -> tuple[str, Params]:
+        self.seen.add(cursor)
+        return self._request(cursor)
+
+    def _request(self, token: str | None) -> tuple[str, Params]:
+        query = {**self.params, "page_size": self.page_size}
+        if token:
+            query["next_page_token"] = token
+        return self.path, query

@@ -9,7 +9,8 @@ the complete units and continues the one in progress.
 
 Why the windows: Zoom serves cloud recordings and phone history at most one month
 per call (recordings default to today only, phone history to the last day or 30
-days), and phone history only for the last six months (PROVIDER_APIS 2.4, 3.9).
+days), and phone history only for the last six months (see docs/providers.md,
+'Zoom: recordings' and 'Zoom: phone').
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from connectors.concurrency import bounded_map
+from connectors.dates import add_months
 from connectors.exceptions import (
     ApiError,
     ClientError,
@@ -37,7 +39,8 @@ from connectors.exceptions import (
 )
 from connectors.http import Page
 from connectors.providers.base import Batch, SubjectNotFound
-from portal.dates import add_months
+from connectors.providers.zoom_codes import ZoomCode
+from connectors.providers.zoom_scopes import SCOPE_FOR_OBJECT_TYPE
 
 if TYPE_CHECKING:
     from connectors.http import ApiClient
@@ -59,19 +62,8 @@ NO_PHONE_LICENCE = "This person has no Zoom Phone licence, so Zoom Phone holds n
 NO_WEBINARS = "This Zoom account does not have webinars (no webinar plan)."
 NO_MEETING_HOSTING = "Zoom does not let this person host or schedule meetings, so it lists none."
 
-# The scope (granular, what we ask for) each object type's endpoint needs.
-SCOPES = {
-    "user": "user:read:user:admin",
-    "settings": "user:read:settings:admin",
-    "meeting": "meeting:read:list_meetings:admin",
-    "webinar": "webinar:read:list_webinars:admin",
-    "recording": "cloud_recording:read:list_user_recordings:admin",
-    "phone_user": "phone:read:user:admin",
-    "phone_settings": "phone:read:user_setting:admin",
-    "call_log": "phone:read:list_call_logs:admin",
-    "voicemail": "phone:read:list_voicemails:admin",
-    "phone_recording": "phone:read:list_recordings:admin",
-}
+# The scope each object type's endpoint needs.
+SCOPES = SCOPE_FOR_OBJECT_TYPE
 
 
 def scope_note(object_type: str) -> str:
@@ -255,6 +247,7 @@ def fetch_access(
     lookback_days: int | None = None,
     page_size: int | None = None,
     max_workers: int | None = None,
+    max_pages: int = MAX_PAGES,
 ) -> Iterator[Batch]:
     """Yield the subject's Zoom objects as batches, resuming from ``checkpoint``.
 
@@ -293,7 +286,7 @@ def fetch_access(
 
     phone_unit = head[1]
     if not progress.is_done(phone_unit):
-        outcome = run_unit(client, phone_unit, page_size=page_size)
+        outcome = run_unit(client, phone_unit, page_size=page_size, max_pages=max_pages)
         progress.done.add(phone_unit.key)
         progress.pages += len(outcome.pages)
         records = [(user_id, item) for page in outcome.pages for item in page.items]
@@ -311,7 +304,9 @@ def fetch_access(
 
     def work(unit: Unit) -> tuple[Unit, Outcome]:
         start = cursor.get("next_page_token") if cursor.get("unit") == unit.key else None
-        return unit, run_unit(client, unit, page_size=page_size, start_cursor=start)
+        return unit, run_unit(
+            client, unit, page_size=page_size, start_cursor=start, max_pages=max_pages
+        )
 
     seen: dict[str, set[str]] = {}
     for unit, outcome in bounded_map(work, pending, max_workers=max_workers):
@@ -374,7 +369,12 @@ def _user_id(user: dict[str, Any]) -> str:
 
 
 def run_unit(
-    client: ApiClient, unit: Unit, *, page_size: int, start_cursor: str | None = None
+    client: ApiClient,
+    unit: Unit,
+    *,
+    page_size: int,
+    start_cursor: str | None = None,
+    max_pages: int = MAX_PAGES,
 ) -> Outcome:
     """Fetch one unit completely; Zoom's known "nothing here" answers become a note."""
     params = dict(unit.params)
@@ -388,7 +388,7 @@ def run_unit(
         if not unit.items_key:
             body = client.get(unit.path, category=unit.category).json()
             return Outcome([Page([body], None)])
-        return Outcome(_all_pages(client, unit, params, page_size, start_cursor))
+        return Outcome(_all_pages(client, unit, params, page_size, start_cursor, max_pages))
     except ApiError as exc:
         note = _note_for(unit, exc)
         if note is None:
@@ -402,17 +402,18 @@ def _all_pages(
     params: dict[str, str],
     page_size: int,
     start_cursor: str | None,
+    max_pages: int,
 ) -> list[Page]:
     def pages(cursor: str | None) -> list[Page]:
         return list(
-            client.paginate_token(
+            client.paginate(
                 unit.path,
                 params=params,
                 items_key=unit.items_key,
                 page_size=page_size,
                 start_cursor=cursor,
                 category=unit.category,
-                max_pages=MAX_PAGES,
+                max_pages=max_pages,
             )
         )
 
@@ -432,15 +433,20 @@ def _note_for(unit: Unit, exc: ApiError) -> str | None:
     """Plain words for an answer that means "this object type is empty", else None."""
     if isinstance(exc, ScopeMissing):
         return scope_note(unit.object_type)
-    if exc.provider_code == 2031 and unit.object_type in PHONE_TYPES:
+    if exc.provider_code == ZoomCode.PHONE_NOT_ENABLED and unit.object_type in PHONE_TYPES:
         return NO_PHONE
-    if isinstance(exc, NotFound) and exc.provider_code == 1001 and unit.object_type in PHONE_TYPES:
+    if (
+        isinstance(exc, NotFound)
+        and exc.provider_code == ZoomCode.USER_NOT_FOUND
+        and unit.object_type in PHONE_TYPES
+    ):
         return NO_PHONE_LICENCE
     if unit.object_type == "webinar" and (
-        isinstance(exc, Forbidden) or (isinstance(exc, ClientError) and exc.provider_code == 200)
+        isinstance(exc, Forbidden)
+        or (isinstance(exc, ClientError) and exc.provider_code == ZoomCode.NO_PERMISSION)
     ):
         return NO_WEBINARS
-    if unit.object_type == "meeting" and exc.provider_code == 3161:
+    if unit.object_type == "meeting" and exc.provider_code == ZoomCode.MEETING_HOSTING_NOT_ALLOWED:
         return NO_MEETING_HOSTING
     return None
 
@@ -473,11 +479,11 @@ def _get_user(client: ApiClient, key: str) -> dict[str, Any] | None:
     try:
         return client.get(f"/users/{quote(key, safe='@')}", category="light").json()
     except NotFound as exc:
-        if exc.provider_code in (1001, None):
+        if exc.provider_code in (ZoomCode.USER_NOT_FOUND, None):
             return None
         raise
     except ClientError as exc:
-        if exc.provider_code == 1120:  # only a pending or expired invitation
+        if exc.provider_code == ZoomCode.INVITATION_NOT_FOUND:  # a pending or expired invite
             return None
         raise
 
@@ -485,7 +491,7 @@ def _get_user(client: ApiClient, key: str) -> dict[str, Any] | None:
 def _scan_users(client: ApiClient, wanted: str) -> dict[str, Any] | None:
     for status in USER_STATUSES:
         try:
-            for page in client.paginate_token(
+            for page in client.paginate(
                 "/users",
                 params={"status": status},
                 items_key="users",
@@ -497,7 +503,7 @@ def _scan_users(client: ApiClient, wanted: str) -> dict[str, Any] | None:
                     if isinstance(listed, str) and listed.strip().lower() == wanted:
                         return item
         except ScopeMissing:
-            # Granular apps often lack user:read:list_users:admin; the scan is a bonus.
+            # Granular apps often lack the list-users scope; the scan is a bonus.
             logger.info("zoom user list not allowed; email lookup without a scan")
             return None
     return None

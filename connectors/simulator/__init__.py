@@ -100,8 +100,9 @@ Expected answers (computed from the seed data, not through HTTP)
   entry (``no_webinar_plan``, ``phone_not_enabled``, ``no_phone_licence``,
   ``not_found``) where the account or user has no such data.
 
-Behaviour choices where PROVIDER_APIS.md says UNCONFIRMED
-----------------------------------------------------------
+Behaviour choices where the providers' documentation is silent or unconfirmed
+------------------------------------------------------------------------------
+(docs/providers.md says which facts are confirmed.)
 - Webex ``code_verifier`` is the PKCE parameter name; only S256 is accepted (``plain`` or
   a method without a challenge is ``invalid_request``). Presenting a code burns it, even
   when the exchange then fails. Code lifetime 5 minutes for both providers.

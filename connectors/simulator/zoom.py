@@ -283,7 +283,7 @@ def _page(
     if token:
         found = state.take_cursor(token, cursor_key)
         if found is None:
-            # PROVIDER_APIS 2.3: 400 with code 400 (the phone spec's wording).
+            # Zoom's phone API spec words this as 400 with code 400.
             raise _fail(400, 400, "The next page token is invalid or expired.")
         offset = found
     page = [

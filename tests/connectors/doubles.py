@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.mail.backends.base import BaseEmailBackend
+
 
 class MaxJitter:
     """Backoff without randomness: always the top of the full-jitter range."""
@@ -21,3 +23,10 @@ class StaticToken:
 
     def refreshed_token(self, stale: str) -> str:
         raise AssertionError("no refresh expected")
+
+
+class UnreachableMailServer(BaseEmailBackend):
+    """An email backend whose server is down: every send raises ``OSError``."""
+
+    def send_messages(self, email_messages):
+        raise OSError("mail server unreachable")

@@ -13,7 +13,7 @@ from django.core import mail
 from django.db import connection as db
 from django.utils import timezone
 
-from connectors import oauth, services
+from connectors import oauth, services, tokens
 from connectors.exceptions import GrantRevoked
 from connectors.models import Connection
 from connectors.simulator.seed import DEMO_CLIENTS
@@ -150,7 +150,7 @@ def test_zoom_without_user_scope_fails_verification_in_plain_words(simulator, st
 def test_zoom_refresh_rotates_and_the_old_token_dies(simulator):
     connection = simulator_connection(simulator, "zoom", account="full")
     old_access, old_refresh = connection.access_token, connection.refresh_token
-    refreshed = oauth.refresh_tokens(connection_id=connection.pk, stale_access_token=old_access)
+    refreshed = tokens.refresh_tokens(connection_id=connection.pk, stale_access_token=old_access)
     assert refreshed.access_token != old_access
     assert refreshed.refresh_token != old_refresh
     assert Connection.objects.get(pk=connection.pk).refresh_token == refreshed.refresh_token
@@ -169,8 +169,8 @@ def test_zoom_refresh_rotates_and_the_old_token_dies(simulator):
 def test_a_second_caller_with_the_stale_token_reuses_the_new_one(simulator):
     connection = simulator_connection(simulator, "zoom", account="full")
     stale = connection.access_token
-    first = oauth.refresh_tokens(connection_id=connection.pk, stale_access_token=stale)
-    second = oauth.refresh_tokens(connection_id=connection.pk, stale_access_token=stale)
+    first = tokens.refresh_tokens(connection_id=connection.pk, stale_access_token=stale)
+    second = tokens.refresh_tokens(connection_id=connection.pk, stale_access_token=stale)
     assert first.access_token == second.access_token
     assert len(token_calls(simulator, "zoom")) == 1
 
@@ -179,7 +179,7 @@ def test_a_second_caller_with_the_stale_token_reuses_the_new_one(simulator):
 def test_proactive_refresh_only_touches_tokens_about_to_expire(simulator):
     soon = simulator_connection(simulator, "zoom", account="full", lifetime=60)
     later = simulator_connection(simulator, "zoom", account="basic")
-    assert oauth.refresh_expiring_tokens() == 1
+    assert tokens.refresh_expiring_tokens() == 1
     soon.refresh_from_db()
     later_fresh = Connection.objects.get(pk=later.pk)
     assert soon.access_token_expires_at > timezone.now() + timedelta(minutes=30)
@@ -197,7 +197,7 @@ def test_rotated_refresh_token_is_saved_with_the_access_token_or_not_at_all(simu
 
     monkeypatch.setattr(Connection, "save", crash)
     with pytest.raises(RuntimeError):
-        oauth.refresh_tokens(connection_id=connection.pk, stale_access_token=before[0])
+        tokens.refresh_tokens(connection_id=connection.pk, stale_access_token=before[0])
     monkeypatch.setattr(Connection, "save", original_save)
     after = Connection.objects.get(pk=connection.pk)
     assert (after.access_token, after.refresh_token) == before
@@ -210,7 +210,7 @@ def test_invalid_grant_needs_reauth_with_no_further_token_calls(simulator, setti
     connection.owners.add(owner)
     simulator.revoke_token(connection.refresh_token)
     with pytest.raises(GrantRevoked):
-        oauth.refresh_tokens(
+        tokens.refresh_tokens(
             connection_id=connection.pk, stale_access_token=connection.access_token
         )
     connection.refresh_from_db()
@@ -218,11 +218,11 @@ def test_invalid_grant_needs_reauth_with_no_further_token_calls(simulator, setti
     assert AuditEvent.objects.filter(action="connection.needs_reauth").count() == 1
     calls = len(token_calls(simulator, "zoom"))
     assert calls == 1
-    source = oauth.ConnectionTokenSource(connection.pk)
+    source = tokens.ConnectionTokenSource(connection.pk)
     for attempt in (
         lambda: source.access_token(),
-        lambda: oauth.refresh_tokens(connection_id=connection.pk),
-        lambda: oauth.refresh_expiring_tokens(),
+        lambda: tokens.refresh_tokens(connection_id=connection.pk),
+        lambda: tokens.refresh_expiring_tokens(),
     ):
         with contextlib.suppress(GrantRevoked):
             attempt()
@@ -236,7 +236,7 @@ def test_needs_reauth_emails_the_owners(simulator, django_capture_on_commit_call
     connection.owners.add(owner)
     simulator.revoke_token(connection.refresh_token)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(GrantRevoked):
-        oauth.refresh_tokens(
+        tokens.refresh_tokens(
             connection_id=connection.pk, stale_access_token=connection.access_token
         )
     assert [m.to for m in mail.outbox] == [[owner.email]]
@@ -250,7 +250,7 @@ def test_invalid_grant_after_another_worker_rotated_keeps_the_connection(monkeyp
         connected=True, provider="zoom", access_token="at-old", refresh_token="rt-old"
     )
 
-    def other_worker_rotated_then_refused(url, **kwargs):
+    def other_worker_rotated_then_refused(**kwargs):
         # Another process (no lock on SQLite) stored fresh tokens while our call was in flight.
         fresh = Connection.objects.get(pk=connection.pk)
         fresh.access_token, fresh.refresh_token = "at-new", "rt-new"
@@ -259,8 +259,8 @@ def test_invalid_grant_after_another_worker_rotated_keeps_the_connection(monkeyp
             provider="zoom", method="POST", path="/oauth/token", code="invalid_grant"
         )
 
-    monkeypatch.setattr(oauth, "post_token_form", other_worker_rotated_then_refused)
-    result = oauth.refresh_tokens(connection_id=connection.pk, stale_access_token="at-old")
+    monkeypatch.setattr(oauth, "refresh_grant", other_worker_rotated_then_refused)
+    result = tokens.refresh_tokens(connection_id=connection.pk, stale_access_token="at-old")
     assert result.status == Connection.Status.ACTIVE
     assert result.access_token == "at-new"
     assert not AuditEvent.objects.filter(action="connection.needs_reauth").exists()
@@ -330,7 +330,7 @@ def test_eight_threads_refresh_once_and_share_the_new_token(simulator):
         try:
             barrier.wait()
             tokens.append(
-                oauth.refresh_tokens(
+                tokens.refresh_tokens(
                     connection_id=connection.pk, stale_access_token=stale
                 ).access_token
             )
@@ -404,7 +404,7 @@ def test_a_refused_client_secret_needs_reauth_and_says_why(simulator):
     connection = simulator_connection(simulator, "zoom", account="full")
     Connection.objects.filter(pk=connection.pk).update(client_secret="rotated-at-zoom")
     with pytest.raises(GrantRevoked):
-        oauth.refresh_tokens(
+        tokens.refresh_tokens(
             connection_id=connection.pk, stale_access_token=connection.access_token
         )
     connection.refresh_from_db()
@@ -412,7 +412,7 @@ def test_a_refused_client_secret_needs_reauth_and_says_why(simulator):
     assert "client ID or secret" in connection.last_error
     calls = len(token_calls(simulator, "zoom"))
     with pytest.raises(GrantRevoked):
-        oauth.refresh_tokens(connection_id=connection.pk)
+        tokens.refresh_tokens(connection_id=connection.pk)
     assert len(token_calls(simulator, "zoom")) == calls
 
 
@@ -463,18 +463,15 @@ def test_deleting_a_connection_ends_its_unfinished_fetches(simulator, staff_user
 
 @pytest.mark.django_db
 def test_a_mail_failure_does_not_hide_the_revoked_grant(
-    simulator, monkeypatch, django_capture_on_commit_callbacks
+    simulator, settings, django_capture_on_commit_callbacks
 ):
     connection = simulator_connection(simulator, "zoom", account="full")
     connection.owners.add(StaffFactory())
     simulator.revoke_token(connection.refresh_token)
 
-    def smtp_down(*args, **kwargs):
-        raise OSError("mail server unreachable")
-
-    monkeypatch.setattr("connectors.services.send_mail", smtp_down)
+    settings.EMAIL_BACKEND = "tests.connectors.doubles.UnreachableMailServer"
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(GrantRevoked):
-        oauth.refresh_tokens(
+        tokens.refresh_tokens(
             connection_id=connection.pk, stale_access_token=connection.access_token
         )
     assert Connection.objects.get(pk=connection.pk).status == Connection.Status.NEEDS_REAUTH

@@ -10,7 +10,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from connectors import clock, http
+from connectors import http
 from connectors.exceptions import (
     ApiError,
     ClientError,
@@ -23,9 +23,12 @@ from connectors.exceptions import (
     Transient,
     Unauthorized,
 )
+from connectors.providers import get_provider
 from connectors.ratelimit import RateBudget
-from tests.connectors.doubles import MaxJitter
 from tests.connectors.httpfake import Reply, ScriptedServer
+
+# Every wait here is fake time, and backoff waits are the top of their range.
+pytestmark = pytest.mark.usefixtures("max_jitter_clock")
 
 SECRET = "SENTINEL-SECRET-TOKEN-3f9a"
 FRESH = "SENTINEL-FRESH-TOKEN-77c1"
@@ -54,14 +57,7 @@ def server():
 
 
 @pytest.fixture
-def fake_clock(monkeypatch):
-    monkeypatch.setattr(http, "jitter", MaxJitter())
-    with clock.use(clock.FakeClock()) as c:
-        yield c
-
-
-@pytest.fixture
-def make_client(server, fake_clock):
+def make_client(server, max_jitter_clock):
     clients = []
 
     def make(**kwargs):
@@ -73,6 +69,7 @@ def make_client(server, fake_clock):
             "max_retry_wait": 300.0,
             **kwargs,
         }
+        options["provider"] = get_provider(options["provider"])
         client = http.ApiClient(**options)
         clients.append(client)
         return client
@@ -85,7 +82,7 @@ def make_client(server, fake_clock):
 # --- retries -------------------------------------------------------------------------
 
 
-def test_429_storm_then_success_honours_retry_after_seconds(server, make_client, fake_clock):
+def test_429_storm_then_success_honours_retry_after_seconds(server, make_client, max_jitter_clock):
     storm = Reply(429, json={"message": "Too many"}, headers={"Retry-After": "2"})
     server.script("GET", "/v1/people/me", storm, storm, storm, OK)
 
@@ -93,55 +90,59 @@ def test_429_storm_then_success_honours_retry_after_seconds(server, make_client,
 
     assert response.status == 200
     assert response.json() == {"ok": True}
-    assert fake_clock.sleeps == [2.0, 2.0, 2.0]
+    assert max_jitter_clock.sleeps == [2.0, 2.0, 2.0]
     hits = server.hits("GET", "/v1/people/me")
     assert len(hits) == 4
     assert all(h.headers["Authorization"] == f"Bearer {SECRET}" for h in hits)
 
 
-def test_429_beyond_wait_cap_raises_rate_limited_with_retry_after(server, make_client, fake_clock):
+def test_429_beyond_wait_cap_raises_rate_limited_with_retry_after(
+    server, make_client, max_jitter_clock
+):
     server.script("GET", "/v1/meetings", Reply(429, headers={"Retry-After": "100"}))
 
     with pytest.raises(RateLimited) as caught:
         make_client(max_retry_wait=250).get("/meetings")
 
-    assert fake_clock.sleeps == [100.0, 100.0]
-    assert fake_clock.total_slept <= 250
+    assert max_jitter_clock.sleeps == [100.0, 100.0]
+    assert max_jitter_clock.total_slept <= 250
     assert caught.value.retry_after == 100.0
     assert caught.value.status == 429
     assert caught.value.code == "rate_limited"
     assert len(server.hits("GET", "/v1/meetings")) == 3
 
 
-def test_429_without_retry_after_uses_capped_exponential_backoff(server, make_client, fake_clock):
+def test_429_without_retry_after_uses_capped_exponential_backoff(
+    server, make_client, max_jitter_clock
+):
     server.script("GET", "/v1/meetings", Reply(429), Reply(429), Reply(429), OK)
 
     make_client().get("/meetings")
 
-    assert fake_clock.sleeps == [1.0, 2.0, 4.0]
+    assert max_jitter_clock.sleeps == [1.0, 2.0, 4.0]
 
 
 def test_full_jitter_stays_within_the_exponential_bound(
-    server, make_client, fake_clock, monkeypatch
+    server, make_client, max_jitter_clock, monkeypatch
 ):
-    monkeypatch.setattr(http, "jitter", random.Random(42))
     server.script("GET", "/v1/meetings", *[Reply(503)] * 5, OK)
 
-    make_client().get("/meetings")
+    with http.use_jitter(random.Random(42)):
+        make_client().get("/meetings")
 
-    assert len(fake_clock.sleeps) == 5
-    for attempt, slept in enumerate(fake_clock.sleeps, start=1):
+    assert len(max_jitter_clock.sleeps) == 5
+    for attempt, slept in enumerate(max_jitter_clock.sleeps, start=1):
         assert 0 <= slept <= 2 ** (attempt - 1)
 
 
-def test_5xx_then_success(server, make_client, fake_clock):
+def test_5xx_then_success(server, make_client, max_jitter_clock):
     server.script("GET", "/v1/meetings", Reply(503), Reply(502), OK)
 
     assert make_client().get("/meetings").json() == {"ok": True}
-    assert fake_clock.sleeps == [1.0, 2.0]
+    assert max_jitter_clock.sleeps == [1.0, 2.0]
 
 
-def test_5xx_exhausted_raises_transient(server, make_client, fake_clock):
+def test_5xx_exhausted_raises_transient(server, make_client, max_jitter_clock):
     server.script("GET", "/v1/meetings", Reply(503, body="<html>down</html>"))
 
     with pytest.raises(Transient) as caught:
@@ -150,11 +151,11 @@ def test_5xx_exhausted_raises_transient(server, make_client, fake_clock):
     assert caught.value.status == 503
     assert caught.value.code == "http_503"
     assert caught.value.retry_after == 4.0
-    assert fake_clock.sleeps == [1.0, 2.0]
+    assert max_jitter_clock.sleeps == [1.0, 2.0]
     assert len(server.hits("GET", "/v1/meetings")) == 3
 
 
-def test_read_timeout_becomes_transient(server, make_client, fake_clock):
+def test_read_timeout_becomes_transient(server, make_client, max_jitter_clock):
     server.script("GET", "/v1/meetings", Reply(hang=True))
 
     with pytest.raises(Transient) as caught:
@@ -162,27 +163,30 @@ def test_read_timeout_becomes_transient(server, make_client, fake_clock):
 
     assert caught.value.code == "timeout"
     assert caught.value.status is None
-    assert fake_clock.sleeps == [1.0]
+    assert max_jitter_clock.sleeps == [1.0]
     assert len(server.hits("GET", "/v1/meetings")) == 2
 
 
-def test_connection_refused_becomes_transient(fake_clock):
+def test_connection_refused_becomes_transient(max_jitter_clock):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     client = http.ApiClient(
-        provider="zoom", base_url=f"http://127.0.0.1:{port}/v2", max_attempts=3, connect_timeout=1
+        provider=get_provider("zoom"),
+        base_url=f"http://127.0.0.1:{port}/v2",
+        max_attempts=3,
+        connect_timeout=1,
     )
 
     with pytest.raises(Transient) as caught:
         client.get("/users/me")
 
     assert caught.value.code == "connection_error"
-    assert fake_clock.sleeps == [1.0, 2.0]
+    assert max_jitter_clock.sleeps == [1.0, 2.0]
     assert caught.value.__context__ is None and caught.value.__cause__ is None
 
 
-def test_post_is_not_retried_on_5xx_unless_idempotent(server, make_client, fake_clock):
+def test_post_is_not_retried_on_5xx_unless_idempotent(server, make_client, max_jitter_clock):
     server.script("POST", "/v1/meetingParticipants/query", Reply(503), OK)
     client = make_client()
 
@@ -193,35 +197,35 @@ def test_post_is_not_retried_on_5xx_unless_idempotent(server, make_client, fake_
     server.script("POST", "/v1/meetingParticipants/query", Reply(503), OK)
     response = client.post("/meetingParticipants/query", json={"emails": []}, idempotent=True)
     assert response.status == 200
-    assert fake_clock.sleeps == [1.0]
+    assert max_jitter_clock.sleeps == [1.0]
 
 
-def test_post_is_retried_on_429(server, make_client, fake_clock):
+def test_post_is_retried_on_429(server, make_client, max_jitter_clock):
     server.script("POST", "/v1/x", Reply(429, headers={"Retry-After": "1"}), OK)
 
     assert make_client().post("/x", json={}).status == 200
-    assert fake_clock.sleeps == [1.0]
+    assert max_jitter_clock.sleeps == [1.0]
 
 
 # --- Retry-After forms -----------------------------------------------------------------
 
 
-def test_retry_after_as_http_date(server, make_client, fake_clock):
-    when = format_datetime(fake_clock.now() + timedelta(seconds=30), usegmt=True)
+def test_retry_after_as_http_date(server, make_client, max_jitter_clock):
+    when = format_datetime(max_jitter_clock.now() + timedelta(seconds=30), usegmt=True)
     server.script("GET", "/v1/meetings", Reply(429, headers={"Retry-After": when}), OK)
 
     make_client().get("/meetings")
 
-    assert fake_clock.sleeps == [30.0]
+    assert max_jitter_clock.sleeps == [30.0]
 
 
-def test_retry_after_as_iso_date(server, make_client, fake_clock):
-    when = (fake_clock.now() + timedelta(seconds=45)).strftime("%Y-%m-%dT%H:%M:%SZ")
+def test_retry_after_as_iso_date(server, make_client, max_jitter_clock):
+    when = (max_jitter_clock.now() + timedelta(seconds=45)).strftime("%Y-%m-%dT%H:%M:%SZ")
     server.script("GET", "/v2/users", Reply(429, headers={"Retry-After": when}), OK)
 
     make_client(provider="zoom", base_url=server.url("/v2")).get("/users")
 
-    assert fake_clock.sleeps == [45.0]
+    assert max_jitter_clock.sleeps == [45.0]
 
 
 # --- 401 and refresh -------------------------------------------------------------------
@@ -298,7 +302,7 @@ def test_unauthenticated_client_sends_no_authorization_header(server, make_clien
     ],
 )
 def test_zoom_4xx_are_typed_and_not_retried(
-    server, make_client, fake_clock, status, body, kind, code
+    server, make_client, max_jitter_clock, status, body, kind, code
 ):
     path = "/v2/users/jdoe@example.com"
     server.script("GET", path, Reply(status, json=body))
@@ -316,7 +320,7 @@ def test_zoom_4xx_are_typed_and_not_retried(
     assert "jdoe" not in str(error) and "jdoe" not in repr(error)
     assert "does not" not in str(error) and "status=active" not in str(error)
     assert len(server.hits("GET", path)) == 1
-    assert fake_clock.sleeps == []
+    assert max_jitter_clock.sleeps == []
 
 
 def test_webex_error_keeps_tracking_id_not_message(server, make_client):
@@ -388,7 +392,7 @@ def test_pagination_with_non_list_items_is_malformed(server, make_client):
     server.script("GET", "/v1/meetings", Reply(200, json={"items": {"id": 1}}))
 
     with pytest.raises(MalformedResponse):
-        list(make_client().paginate_link("/meetings"))
+        list(make_client().paginate("/meetings"))
 
 
 # --- Link pagination -------------------------------------------------------------------
@@ -412,7 +416,7 @@ def test_link_pagination_strips_max_null_and_readds_dropped_filters(server, make
     )
     params = {"meetingType": "meeting", "hostEmail": "jdoe@example.com", "max": 2}
 
-    pages = list(make_client().paginate_link("/meetings", params=params))
+    pages = list(make_client().paginate("/meetings", params=params))
 
     assert [[i["id"] for i in p.items] for p in pages] == [[1, 2], [3], []]
     assert pages[-1].next_cursor is None
@@ -437,7 +441,7 @@ def test_link_pagination_stops_on_a_looping_next_link(server, make_client):
         Reply(200, json={"items": []}, headers=_link("/v1/meetings?cursor=p2")),
     )
 
-    pages = list(make_client().paginate_link("/meetings", params={"max": 1}))
+    pages = list(make_client().paginate("/meetings", params={"max": 1}))
 
     assert len(pages) == 2
     assert pages[-1].next_cursor is None
@@ -452,7 +456,7 @@ def test_link_pagination_stops_on_a_link_back_to_the_first_page(server, make_cli
         Reply(200, json={"items": [{"id": 2}]}, headers=_link("/v1/meetings?max=1")),
     )
 
-    pages = list(make_client().paginate_link("/meetings", params={"max": 1}))
+    pages = list(make_client().paginate("/meetings", params={"max": 1}))
 
     assert [p.items for p in pages] == [[{"id": 1}], [{"id": 2}]]
     assert len(server.hits("GET", "/v1/meetings")) == 2
@@ -470,7 +474,7 @@ def test_link_pagination_refuses_a_next_link_to_another_host(server, make_client
     )
 
     with pytest.raises(MalformedResponse) as caught:
-        list(make_client().paginate_link("/meetings"))
+        list(make_client().paginate("/meetings"))
     assert caught.value.code == "foreign_next_link"
 
 
@@ -483,12 +487,12 @@ def test_link_pagination_max_pages_then_resume_from_persisted_cursor(server, mak
     client = make_client()
     params = {"hostEmail": "jdoe@example.com"}
 
-    first = list(client.paginate_link("/meetings", params=params, max_pages=2))
+    first = list(client.paginate("/meetings", params=params, max_pages=2))
     cursor = first[-1].next_cursor  # what a fetcher checkpoints after storing the page
     assert [p.items[0]["id"] for p in first] == [1, 2]
     assert cursor is not None and cursor.startswith(server.url("/v1/meetings?"))
 
-    rest = list(client.paginate_link("/meetings", params=params, start_cursor=cursor))
+    rest = list(client.paginate("/meetings", params=params, start_cursor=cursor))
 
     assert [p.items[0]["id"] for p in rest] == [3, 4]
     assert rest[-1].next_cursor is None
@@ -508,7 +512,7 @@ def test_401_mid_pagination_refreshes_once_and_continues(server, make_client):
     )
     tokens = FakeTokens()
 
-    pages = list(make_client(token_source=tokens).paginate_link("/meetings"))
+    pages = list(make_client(token_source=tokens).paginate("/meetings"))
 
     assert [p.items[0]["id"] for p in pages] == [1, 2]
     assert tokens.refreshed_from == [SECRET]
@@ -527,7 +531,7 @@ def test_token_pagination_follows_next_page_token(server, make_client):
     )
     client = make_client(provider="zoom", base_url=server.url("/v2"))
 
-    pages = list(client.paginate_token("/users", params={"status": "active"}, items_key="users"))
+    pages = list(client.paginate("/users", params={"status": "active"}, items_key="users"))
 
     assert [p.items[0]["id"] for p in pages] == ["a", "b", "c"]
     assert [p.next_cursor for p in pages] == ["t2", "t3", None]
@@ -545,7 +549,7 @@ def test_token_pagination_stops_on_a_repeated_token(server, make_client):
     )
     client = make_client(provider="zoom", base_url=server.url("/v2"))
 
-    pages = list(client.paginate_token("/users", items_key="users"))
+    pages = list(client.paginate("/users", items_key="users"))
 
     assert len(pages) == 2
     assert pages[-1].next_cursor is None
@@ -564,12 +568,12 @@ def test_token_pagination_max_pages_then_resume(server, make_client):
     )
     client = make_client(provider="zoom", base_url=server.url("/v2"))
 
-    first = list(client.paginate_token("/users", items_key="users", page_size=1, max_pages=3))
+    first = list(client.paginate("/users", items_key="users", page_size=1, max_pages=3))
     assert [p.items[0]["id"] for p in first] == [1, 2, 3]
     assert first[-1].next_cursor == "t4"
 
     rest = list(
-        client.paginate_token(
+        client.paginate(
             "/users", items_key="users", page_size=1, start_cursor=first[-1].next_cursor
         )
     )
@@ -582,7 +586,7 @@ def test_token_pagination_max_pages_then_resume(server, make_client):
 # --- OAuth token endpoint --------------------------------------------------------------
 
 
-def test_post_token_form_returns_json_and_sends_form_with_basic_auth(server, fake_clock):
+def test_post_token_form_returns_json_and_sends_form_with_basic_auth(server, max_jitter_clock):
     server.script("POST", "/oauth/token", Reply(503), Reply(200, json={"access_token": "new"}))
 
     body = http.post_token_form(
@@ -597,10 +601,10 @@ def test_post_token_form_returns_json_and_sends_form_with_basic_auth(server, fak
     assert hit.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert hit.headers["Authorization"].startswith("Basic ")
     assert f"refresh_token={SECRET}".encode() in hit.body
-    assert fake_clock.sleeps == [1.0]
+    assert max_jitter_clock.sleeps == [1.0]
 
 
-def test_invalid_grant_is_grant_revoked_without_body_text(server, fake_clock):
+def test_invalid_grant_is_grant_revoked_without_body_text(server, max_jitter_clock):
     server.script(
         "POST",
         "/oauth/token",
@@ -636,7 +640,7 @@ def test_invalid_grant_is_grant_revoked_without_body_text(server, fake_clock):
     ],
 )
 def test_token_endpoint_errors_keep_only_the_oauth_code(
-    server, fake_clock, status, body, kind, code
+    server, max_jitter_clock, status, body, kind, code
 ):
     server.script("POST", "/v1/access_token", Reply(status, json=body))
 
@@ -650,23 +654,23 @@ def test_token_endpoint_errors_keep_only_the_oauth_code(
     assert "bad secret" not in str(caught.value) and "script" not in str(caught.value)
 
 
-def test_token_endpoint_retries_stay_inside_the_refresh_lock(server, fake_clock, settings):
+def test_token_endpoint_retries_stay_inside_the_refresh_lock(server, max_jitter_clock, settings):
     settings.TOKEN_REFRESH_LOCK_TIMEOUT = 60
     server.script("POST", "/oauth/token", Reply(503))
 
     with pytest.raises(Transient):
         http.post_token_form(server.url("/oauth/token"), data={}, provider="zoom")
     assert len(server.hits("POST", "/oauth/token")) == http.TOKEN_MAX_ATTEMPTS
-    assert fake_clock.sleeps == [1.0, 2.0]
+    assert max_jitter_clock.sleeps == [1.0, 2.0]
 
     server.script("POST", "/oauth/token", Reply(429, headers={"Retry-After": "20"}))
     with pytest.raises(RateLimited) as caught:
         http.post_token_form(server.url("/oauth/token"), data={}, provider="zoom")
     assert caught.value.retry_after == 20.0
-    assert fake_clock.sleeps == [1.0, 2.0]  # 20 s exceeds a quarter of the lock timeout
+    assert max_jitter_clock.sleeps == [1.0, 2.0]  # 20 s exceeds a quarter of the lock timeout
 
 
-def test_post_form_for_revocation_returns_the_response(server, fake_clock):
+def test_post_form_for_revocation_returns_the_response(server, max_jitter_clock):
     server.script("POST", "/oauth/revoke", Reply(200, json={"status": "success"}))
 
     response = http.post_form(
@@ -683,24 +687,26 @@ def test_post_form_for_revocation_returns_the_response(server, fake_clock):
 # --- shared budget ---------------------------------------------------------------------
 
 
-def test_429_pauses_every_client_sharing_the_budget_key(server, make_client, fake_clock):
+def test_429_pauses_every_client_sharing_the_budget_key(server, make_client, max_jitter_clock):
     server.script("GET", "/v1/a", Reply(429, headers={"Retry-After": "20"}))
     server.script("GET", "/v1/b", OK)
-    first = make_client(budget=RateBudget(provider="webex", key="conn-1"), max_attempts=1)
-    second = make_client(budget=RateBudget(provider="webex", key="conn-1"))
-    other = make_client(budget=RateBudget(provider="webex", key="conn-2"))
+    first = make_client(
+        budget=RateBudget.for_provider(get_provider("webex"), key="conn-1"), max_attempts=1
+    )
+    second = make_client(budget=RateBudget.for_provider(get_provider("webex"), key="conn-1"))
+    other = make_client(budget=RateBudget.for_provider(get_provider("webex"), key="conn-2"))
 
     with pytest.raises(RateLimited):
         first.get("/a")
     other.get("/b")
-    assert fake_clock.sleeps == []
+    assert max_jitter_clock.sleeps == []
 
     second.get("/b")
-    assert fake_clock.sleeps == [20.0]
+    assert max_jitter_clock.sleeps == [20.0]
 
 
-def test_budget_wait_beyond_cap_raises_rate_limited(server, make_client, fake_clock):
-    budget = RateBudget(provider="webex", key="conn-1")
+def test_budget_wait_beyond_cap_raises_rate_limited(server, make_client, max_jitter_clock):
+    budget = RateBudget.for_provider(get_provider("webex"), key="conn-1")
     budget.block_for("default", 500)
 
     with pytest.raises(RateLimited) as caught:
@@ -708,10 +714,10 @@ def test_budget_wait_beyond_cap_raises_rate_limited(server, make_client, fake_cl
 
     assert caught.value.retry_after == 500
     assert server.hits("GET", "/v1/b") == []
-    assert fake_clock.sleeps == []
+    assert max_jitter_clock.sleeps == []
 
 
-def test_client_spends_budget_slots_per_request(server, make_client, fake_clock):
+def test_client_spends_budget_slots_per_request(server, make_client, max_jitter_clock):
     server.script("GET", "/v2/users/me", OK)
     budget = RateBudget(provider="zoom", key="acct", limits={"light": (2, 1.0)})
     client = make_client(provider="zoom", base_url=server.url("/v2"), budget=budget)
@@ -719,14 +725,14 @@ def test_client_spends_budget_slots_per_request(server, make_client, fake_clock)
     for _ in range(5):
         client.get("/users/me", category="light")
 
-    assert len(fake_clock.sleeps) == 2
-    assert fake_clock.total_slept == pytest.approx(2.0)
+    assert len(max_jitter_clock.sleeps) == 2
+    assert max_jitter_clock.total_slept == pytest.approx(2.0)
 
 
 # --- secrets never leak ----------------------------------------------------------------
 
 
-def test_no_secret_in_logs_or_errors(server, make_client, fake_clock, caplog):
+def test_no_secret_in_logs_or_errors(server, make_client, max_jitter_clock, caplog):
     caplog.set_level(logging.DEBUG)
     server.script("GET", "/v1/ok", Reply(401), OK)
     server.script("GET", "/v1/down", Reply(503, json={"message": SECRET}))

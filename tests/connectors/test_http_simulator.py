@@ -6,9 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from connectors import clock, http
+from connectors import http
 from connectors.exceptions import MalformedResponse, RateLimited, Transient
-from tests.connectors.doubles import MaxJitter, StaticToken
+from connectors.providers import get_provider
+from tests.connectors.doubles import StaticToken
+
+# Every wait here is fake time, and backoff waits are the top of their range.
+pytestmark = pytest.mark.usefixtures("max_jitter_clock")
 
 
 @pytest.fixture
@@ -17,18 +21,11 @@ def sim(simulator):
     return simulator
 
 
-@pytest.fixture
-def fake_clock(monkeypatch):
-    monkeypatch.setattr(http, "jitter", MaxJitter())
-    with clock.use(clock.FakeClock()) as c:
-        yield c
-
-
 def _client(sim, provider: str, scopes=None, **kwargs) -> http.ApiClient:
     token = sim.state.mint_token(provider=provider, scopes=scopes)["access_token"]
     base = sim.webex_base_url if provider == "webex" else sim.zoom_api_base_url
     return http.ApiClient(
-        provider=provider,
+        provider=get_provider(provider),
         base_url=base,
         token_source=StaticToken(token),
         max_attempts=kwargs.pop("max_attempts", 6),
@@ -45,12 +42,10 @@ def _webex_meetings(sim, client: http.ApiClient) -> list[str]:
         "to": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "max": 7,
     }
-    return [
-        m["id"] for page in client.paginate_link("/meetings", params=params) for m in page.items
-    ]
+    return [m["id"] for page in client.paginate("/meetings", params=params) for m in page.items]
 
 
-def test_link_defects_are_repaired_against_the_simulator(sim, fake_clock):
+def test_link_defects_are_repaired_against_the_simulator(sim, max_jitter_clock):
     client = _client(sim, "webex")
     clean = _webex_meetings(sim, client)
 
@@ -66,7 +61,7 @@ def test_link_defects_are_repaired_against_the_simulator(sim, fake_clock):
     assert all(entry.query["meetingType"] == ["meeting"] for entry in logged)
 
 
-def test_simulated_429_storm_then_success(sim, fake_clock):
+def test_simulated_429_storm_then_success(sim, max_jitter_clock):
     client = _client(sim, "webex")
     sim.state.add_fault(
         provider="webex",
@@ -79,10 +74,10 @@ def test_simulated_429_storm_then_success(sim, fake_clock):
     me = client.get("/people/me").json()
 
     assert me.get("emails")
-    assert fake_clock.sleeps == [3.0, 3.0, 3.0]
+    assert max_jitter_clock.sleeps == [3.0, 3.0, 3.0]
 
 
-def test_simulated_429_storm_beyond_attempts(sim, fake_clock):
+def test_simulated_429_storm_beyond_attempts(sim, max_jitter_clock):
     client = _client(sim, "zoom", max_attempts=3)
     sim.state.add_fault(provider="zoom", path_prefix="/zoom/v2/users", status=429, count=10)
 
@@ -90,10 +85,10 @@ def test_simulated_429_storm_beyond_attempts(sim, fake_clock):
         client.get("/users/me", category="light")
 
     assert caught.value.retry_after == 4.0
-    assert fake_clock.sleeps == [1.0, 2.0]
+    assert max_jitter_clock.sleeps == [1.0, 2.0]
 
 
-def test_simulated_5xx_then_success_and_exhausted(sim, fake_clock):
+def test_simulated_5xx_then_success_and_exhausted(sim, max_jitter_clock):
     client = _client(sim, "zoom", max_attempts=3)
     sim.state.add_fault(provider="zoom", path_prefix="/zoom/v2/users/me", status=503, count=2)
     assert client.get("/users/me", category="light").json()["email"]
@@ -104,7 +99,7 @@ def test_simulated_5xx_then_success_and_exhausted(sim, fake_clock):
     assert caught.value.code == "http_500"
 
 
-def test_simulated_bad_json_is_malformed(sim, fake_clock):
+def test_simulated_bad_json_is_malformed(sim, max_jitter_clock):
     client = _client(sim, "webex")
     sim.state.add_fault(provider="webex", path_prefix="/webex/v1/people/me", kind="bad_json")
 
@@ -112,7 +107,7 @@ def test_simulated_bad_json_is_malformed(sim, fake_clock):
         client.get("/people/me").json()
 
 
-def test_simulated_html_gateway_page_is_retried_then_transient(sim, fake_clock):
+def test_simulated_html_gateway_page_is_retried_then_transient(sim, max_jitter_clock):
     client = _client(sim, "webex", max_attempts=2)
     sim.state.add_fault(provider="webex", path_prefix="/webex/v1/people/me", kind="html")
     assert client.get("/people/me").json().get("emails")
@@ -124,11 +119,11 @@ def test_simulated_html_gateway_page_is_retried_then_transient(sim, fake_clock):
     assert "Bad Gateway" not in str(caught.value)
 
 
-def test_zoom_token_pagination_lists_every_user_once(sim, fake_clock):
+def test_zoom_token_pagination_lists_every_user_once(sim, max_jitter_clock):
     client = _client(sim, "zoom", scopes=["user:read:list_users:admin"])
 
     pages = list(
-        client.paginate_token(
+        client.paginate(
             "/users", params={"status": "active"}, items_key="users", page_size=7, category="medium"
         )
     )

@@ -1,4 +1,4 @@
-"""Sentinel secrets never reach logs, pages, admin, task rows or errors (RELIABILITY 11)."""
+"""Sentinel secrets (tokens, client secrets) never reach logs, pages, admin, task rows or errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import pytest
 from django_q.models import Failure, OrmQ, Success, Task
 
-from connectors import oauth
+from connectors import tokens
 from connectors.exceptions import ApiError
 from connectors.models import Connection
 from connectors.simulator.seed import DEMO_CLIENTS
@@ -41,7 +41,7 @@ def test_no_secret_in_logs_pages_admin_tasks_or_errors(simulator, client, caplog
     connection = simulator_connection(simulator, "zoom", account="full", lifetime=1)
     sentinels = secrets_of(connection)
     # A refresh (rotation), a failing API call and an invalid_grant all log something.
-    oauth.refresh_tokens(connection_id=connection.pk, stale_access_token=connection.access_token)
+    tokens.refresh_tokens(connection_id=connection.pk, stale_access_token=connection.access_token)
     connection.refresh_from_db()
     sentinels += secrets_of(connection)
     simulator.fault(provider="zoom", path_prefix="/zoom/v2/users", status=500, count=20)
@@ -54,7 +54,7 @@ def test_no_secret_in_logs_pages_admin_tasks_or_errors(simulator, client, caplog
         errors.append(exc)
     simulator.revoke_token(connection.refresh_token)
     try:
-        oauth.refresh_tokens(
+        tokens.refresh_tokens(
             connection_id=connection.pk, stale_access_token=connection.access_token
         )
     except ApiError as exc:

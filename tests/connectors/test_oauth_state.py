@@ -1,4 +1,4 @@
-"""State and PKCE rules of the connect flow (RELIABILITY 1-4, 36)."""
+"""State and PKCE rules of the connect flow: single use, expiry, owner, PKCE S256."""
 
 import base64
 import hashlib

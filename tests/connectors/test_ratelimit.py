@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from connectors import clock
+from connectors.providers import get_provider
 from connectors.ratelimit import (
     BudgetWaitTooLong,
     Limit,
@@ -45,16 +46,18 @@ def test_parse_retry_after_accepts_seconds_http_date_and_iso():
 
 
 def test_defaults_and_settings_override(settings):
-    assert configured_limits("webex")["default"] == Limit(300, 60.0)
-    assert configured_limits("zoom")["light"] == Limit(80, 1.0)
-    assert configured_limits("zoom")["medium"] == Limit(60, 1.0)
+    assert configured_limits("webex", get_provider("webex").rate_limits)["default"] == Limit(
+        300, 60.0
+    )
+    assert configured_limits("zoom", get_provider("zoom").rate_limits)["light"] == Limit(80, 1.0)
+    assert configured_limits("zoom", get_provider("zoom").rate_limits)["medium"] == Limit(60, 1.0)
 
     settings.CONNECTOR_RATE_LIMITS = {"zoom": {"light": (30, 1)}}
 
-    assert configured_limits("zoom")["light"] == Limit(30, 1.0)
-    assert configured_limits("zoom")["medium"] == Limit(60, 1.0)
-    assert RateBudget(provider="zoom", key="a").limit("LIGHT") == Limit(30, 1.0)
-    assert RateBudget(provider="zoom", key="a").limit("unknown") == Limit(60, 1.0)
+    assert configured_limits("zoom", get_provider("zoom").rate_limits)["light"] == Limit(30, 1.0)
+    assert configured_limits("zoom", get_provider("zoom").rate_limits)["medium"] == Limit(60, 1.0)
+    assert RateBudget.for_provider(get_provider("zoom"), key="a").limit("LIGHT") == Limit(30, 1.0)
+    assert RateBudget.for_provider(get_provider("zoom"), key="a").limit("unknown") == Limit(60, 1.0)
 
 
 def test_acquire_waits_for_the_next_window_when_full(fake_clock):
@@ -78,9 +81,9 @@ def test_acquire_refuses_to_wait_beyond_max_wait(fake_clock):
 
 
 def test_a_429_pauses_every_client_with_the_same_key(fake_clock):
-    worker_a = RateBudget(provider="zoom", key="account-1")
-    worker_b = RateBudget(provider="zoom", key="account-1")
-    elsewhere = RateBudget(provider="zoom", key="account-2")
+    worker_a = RateBudget.for_provider(get_provider("zoom"), key="account-1")
+    worker_b = RateBudget.for_provider(get_provider("zoom"), key="account-1")
+    elsewhere = RateBudget.for_provider(get_provider("zoom"), key="account-2")
 
     worker_a.observe("medium", 429, {"Retry-After": "12"})
 
@@ -92,7 +95,7 @@ def test_a_429_pauses_every_client_with_the_same_key(fake_clock):
 
 
 def test_a_429_without_retry_after_pauses_briefly(fake_clock):
-    budget = RateBudget(provider="zoom", key="account-1")
+    budget = RateBudget.for_provider(get_provider("zoom"), key="account-1")
 
     budget.observe("light", 429, {})
 
@@ -100,7 +103,7 @@ def test_a_429_without_retry_after_pauses_briefly(fake_clock):
 
 
 def test_block_only_moves_later(fake_clock):
-    budget = RateBudget(provider="webex", key="t")
+    budget = RateBudget.for_provider(get_provider("webex"), key="t")
     budget.block_for("default", 30)
     budget.block_for("default", 5)
 
@@ -118,7 +121,7 @@ def test_block_only_moves_later(fake_clock):
     ],
 )
 def test_remaining_zero_pauses_until_reset(fake_clock, headers, pause):
-    budget = RateBudget(provider="zoom", key="account-1")
+    budget = RateBudget.for_provider(get_provider("zoom"), key="account-1")
 
     budget.observe("light", 200, headers)
 
@@ -128,7 +131,7 @@ def test_remaining_zero_pauses_until_reset(fake_clock, headers, pause):
 def test_cache_keys_never_hold_the_raw_key(fake_clock):
     from django.core.cache import cache
 
-    budget = RateBudget(provider="webex", key="SENTINEL-TOKEN-abc")
+    budget = RateBudget.for_provider(get_provider("webex"), key="SENTINEL-TOKEN-abc")
     budget.acquire()
     budget.block_for("default", 5)
 

@@ -5,9 +5,19 @@ from __future__ import annotations
 import pytest
 import time_machine
 
-from connectors import clock, http
-from tests.connectors.doubles import MaxJitter
 from tests.connectors.zoom.support import FAST_BUDGET, FROZEN, UNLIMITED_QPS
+
+
+@pytest.fixture
+def fake_clock_start():
+    """The Zoom tests' fake clock (``max_jitter_clock``) starts on the frozen day."""
+    return FROZEN
+
+
+@pytest.fixture(autouse=True)
+def _waits_are_fake(max_jitter_clock):
+    """Every Zoom test waits in fake time, with backoff at the top of its range."""
+    return max_jitter_clock
 
 
 @pytest.fixture
@@ -18,11 +28,3 @@ def zoom(simulator, settings):
     with time_machine.travel(FROZEN, tick=True):
         simulator.reset(zoom_qps=UNLIMITED_QPS)
         yield simulator
-
-
-@pytest.fixture
-def fake_clock(monkeypatch):
-    """Replaces the suite's clock here: starts on the frozen day, top-of-range jitter."""
-    monkeypatch.setattr(http, "jitter", MaxJitter())
-    with clock.use(clock.FakeClock(start=FROZEN)) as fake:
-        yield fake

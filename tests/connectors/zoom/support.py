@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
-
-from django.utils import timezone
 
 from connectors.clients import api_client_for
 from connectors.http import ApiClient
-from connectors.models import Connection
 from connectors.providers import zoom_fetch
 from connectors.providers.base import Batch
 from connectors.simulator.seed import DEMO_CLIENTS
-from tests.factories import ConnectionFactory
+from tests.factories import simulator_connection
 
 # A month end, so month arithmetic has to clamp (Sep 30, Feb 28...).
 FROZEN = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
@@ -39,26 +36,8 @@ def demo(account: str):
     return next(c for c in DEMO_CLIENTS if c.provider == "zoom" and c.account == account)
 
 
-def zoom_connection(sim: Any, account: str = "full", **mint: Any) -> Connection:
-    """A connected Zoom connection holding tokens minted by the simulator."""
-    client = demo(account)
-    minted = sim.mint_token("zoom", client_id=client.client_id, **mint)
-    return ConnectionFactory(
-        connected=True,
-        provider="zoom",
-        client_id=client.client_id,
-        client_secret=client.client_secret,
-        access_token=minted["access_token"],
-        refresh_token=minted["refresh_token"],
-        access_token_expires_at=timezone.now() + timedelta(seconds=minted["expires_in"]),
-        granted_scopes=list(minted["scopes"]),
-        # What the token response's api_url says: the simulator's Zoom host.
-        api_base_url=f"{sim.base_url}/zoom",
-    )
-
-
 def client_for(sim: Any, account: str = "full", **mint: Any) -> ApiClient:
-    return api_client_for(zoom_connection(sim, account, **mint))
+    return api_client_for(simulator_connection(sim, "zoom", account=account, **mint))
 
 
 def collect(batches: list[Batch]) -> dict[str, dict[str, dict]]:

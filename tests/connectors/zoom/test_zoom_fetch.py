@@ -43,8 +43,8 @@ from tests.connectors.zoom.support import (
     six_months_before,
     statuses,
     window_requests,
-    zoom_connection,
 )
+from tests.factories import simulator_connection
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -385,7 +385,7 @@ def test_without_the_list_scope_the_scan_is_skipped(zoom):
 
 def test_the_api_url_from_the_token_response_is_used(zoom, settings):
     settings.ZOOM_API_BASE_URL = "http://127.0.0.1:9/v2"  # nothing listens there
-    connection = zoom_connection(zoom)
+    connection = simulator_connection(zoom, "zoom", account="full")
 
     client = api_client_for(connection)
     records = collect(fetch_all(client, SUBJECT_EMAIL))
@@ -395,7 +395,7 @@ def test_the_api_url_from_the_token_response_is_used(zoom, settings):
 
 
 def test_token_expiry_mid_fetch_rotates_the_refresh_token(zoom):
-    connection = zoom_connection(zoom)
+    connection = simulator_connection(zoom, "zoom", account="full")
     old_access, old_refresh = connection.access_token, connection.refresh_token
     batches = zoom_fetch.fetch_access(api_client_for(connection), SUBJECT_EMAIL)
 
@@ -430,7 +430,7 @@ def test_token_expiry_mid_fetch_rotates_the_refresh_token(zoom):
     assert new.status_code == 200
 
 
-def test_429s_with_and_without_headers_lose_nothing(zoom, fake_clock):
+def test_429s_with_and_without_headers_lose_nothing(zoom, max_jitter_clock):
     uid = subject_user_id(zoom)
     zoom.fault(
         provider="zoom",
@@ -458,7 +458,7 @@ def test_429s_with_and_without_headers_lose_nothing(zoom, fake_clock):
 
     assert counts_of(collect(batches)) == expected_counts(zoom, SUBJECT_EMAIL)
     assert statuses(zoom)[429] == 5
-    assert 7.0 in fake_clock.sleeps  # Retry-After honoured
+    assert 7.0 in max_jitter_clock.sleeps  # Retry-After honoured
     assert notes(batches) == {}
 
 
@@ -504,9 +504,8 @@ def test_a_resume_weeks_later_keeps_phone_windows_inside_six_months(zoom):
     assert rest[-1].progress["windows_done"] == rest[-1].progress["windows_total"]
 
 
-def test_a_listing_cut_at_the_page_limit_says_so(zoom, monkeypatch):
+def test_a_listing_cut_at_the_page_limit_says_so(zoom):
     """More pages than the guard allows: the objects read are kept and the gap is named."""
-    monkeypatch.setattr(zoom_fetch, "MAX_PAGES", 1)
-    batches = fetch_all(client_for(zoom), SUBJECT_EMAIL, page_size=1)
+    batches = fetch_all(client_for(zoom), SUBJECT_EMAIL, page_size=1, max_pages=1)
     truncated = {b.object_type for b in batches if b.note == zoom_fetch.NOTE_TRUNCATED}
     assert "meeting" in truncated

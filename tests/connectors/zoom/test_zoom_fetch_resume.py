@@ -20,9 +20,8 @@ from tests.connectors.zoom.support import (
     counts_of,
     expected_counts,
     expected_types,
-    zoom_connection,
 )
-from tests.factories import PrivacyRequestFactory, ResultFactory
+from tests.factories import PrivacyRequestFactory, ResultFactory, simulator_connection
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,7 +40,7 @@ def zoom_result(sim, email: str = SUBJECT_EMAIL, account: str = "full") -> Resul
     request = PrivacyRequestFactory(subject_email=email, status=PrivacyRequest.Status.PROCESSING)
     return ResultFactory(
         request=request,
-        connection=zoom_connection(sim, account),
+        connection=simulator_connection(sim, "zoom", account=account),
         status=Result.Status.QUEUED,
     )
 
@@ -99,7 +98,7 @@ def test_unknown_email_finishes_as_no_data(zoom, pipeline):
     assert not Record.objects.filter(result=result).exists()
 
 
-def test_resume_after_failure_skips_completed_units(zoom, pipeline, fake_clock, settings):
+def test_resume_after_failure_skips_completed_units(zoom, pipeline, max_jitter_clock, settings):
     settings.HTTP_MAX_ATTEMPTS = 2
     user_id = uid(zoom)
     zoom.fault(
@@ -136,7 +135,7 @@ def test_resume_after_failure_skips_completed_units(zoom, pipeline, fake_clock, 
 
 
 def test_rate_limit_beyond_retries_waits_then_finishes_with_nothing_lost(
-    zoom, pipeline, fake_clock, settings
+    zoom, pipeline, max_jitter_clock, settings
 ):
     settings.HTTP_MAX_ATTEMPTS = 3
     user_id = uid(zoom)
@@ -172,7 +171,7 @@ def stop_inside(batches, prefix: str):
 
 
 def test_resume_inside_a_window_continues_from_its_page_token(zoom):
-    client = clients.api_client_for(zoom_connection(zoom))
+    client = clients.api_client_for(simulator_connection(zoom, "zoom", account="full"))
     first, checkpoint = stop_inside(
         zoom_fetch.fetch_access(client, SUBJECT_EMAIL, page_size=4), "call_log:"
     )
@@ -197,7 +196,7 @@ def test_resume_inside_a_window_continues_from_its_page_token(zoom):
 
 
 def test_an_expired_page_token_restarts_only_its_window(zoom):
-    client = clients.api_client_for(zoom_connection(zoom))
+    client = clients.api_client_for(simulator_connection(zoom, "zoom", account="full"))
     first, checkpoint = stop_inside(
         zoom_fetch.fetch_access(client, SUBJECT_EMAIL, page_size=4), "recording:"
     )

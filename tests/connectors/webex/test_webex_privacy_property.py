@@ -1,4 +1,4 @@
-"""RELIABILITY 34 as a property: whatever the participants, nobody else's email or name
+"""Privacy as a property: whatever the participants, nobody else's email or name
 ends up in the stored meeting, and the counts are right."""
 
 from __future__ import annotations

@@ -18,11 +18,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from connectors import clock
-from connectors import http as http_module
 from connectors.http import ApiClient
 from connectors.models import Connection
-from connectors.providers import webex_fetch
+from connectors.providers import get_provider
 from connectors.providers.base import Batch
 from connectors.providers.webex_fetch import (
     MEETING,
@@ -31,7 +29,6 @@ from connectors.providers.webex_fetch import (
 )
 from connectors.simulator import start_in_thread
 from connectors.simulator.seed import (
-    DEMO_CLIENTS,
     SUBJECT_EMAIL,
     SUBJECT_SHOUTED_EMAIL,
     SUBJECT_STORED_EMAIL,
@@ -39,10 +36,16 @@ from connectors.simulator.seed import (
 )
 from requests_app.models import PrivacyRequest, Record, Result
 from requests_app.services import fetching
-from tests.connectors.doubles import MaxJitter, StaticToken
-from tests.factories import ConnectionFactory, PrivacyRequestFactory, ResultFactory
+from tests.connectors.doubles import StaticToken
+from tests.factories import (
+    PrivacyRequestFactory,
+    ResultFactory,
+    simulator_connection,
+)
 
-WEBEX_DEMO = next(d for d in DEMO_CLIENTS if d.provider == "webex")
+# Every wait here is fake time, and backoff waits are the top of their range.
+pytestmark = pytest.mark.usefixtures("max_jitter_clock")
+
 MEETINGS_PATH = "/webex/v1/meetings"
 PARTICIPANTS_PATH = "/webex/v1/meetingParticipants"
 FULL_LOOKBACK = 400  # 13 months and more: reaches the 395-day-old instance
@@ -108,21 +111,6 @@ def window_requests(sim, provider_log=None) -> list[tuple[datetime, datetime]]:
     return [(parse(r.query["from"][0]), parse(r.query["to"][0])) for r in log if "from" in r.query]
 
 
-def webex_connection(sim, **mint_options: Any) -> Connection:
-    minted = sim.mint_token("webex", **mint_options)
-    return ConnectionFactory(
-        connected=True,
-        provider="webex",
-        client_id=WEBEX_DEMO.client_id,
-        client_secret=WEBEX_DEMO.client_secret,
-        access_token=minted["access_token"],
-        refresh_token=minted["refresh_token"],
-        access_token_expires_at=timezone.now() + timedelta(seconds=minted["expires_in"]),
-        api_base_url=sim.webex_base_url,
-        granted_scopes=list(minted["scopes"]),
-    )
-
-
 # --- fixtures -------------------------------------------------------------------------
 
 
@@ -136,14 +124,6 @@ def webex(simulator, settings):
     return simulator
 
 
-@pytest.fixture
-def fake_clock(monkeypatch):
-    """Backoff and Retry-After waits advance fake time instead of sleeping."""
-    monkeypatch.setattr(http_module, "jitter", MaxJitter())
-    with clock.use(clock.FakeClock()) as fake:
-        yield fake
-
-
 @pytest.fixture(scope="module")
 def full_scan():
     """One complete 400-day scan with 7-day windows, shared by the read-only checks below."""
@@ -152,7 +132,9 @@ def full_scan():
         handle.state.configure(webex_rate_per_minute=100_000)
         token = handle.state.mint_token(provider="webex")["access_token"]
         client = ApiClient(
-            provider="webex", base_url=handle.webex_base_url, token_source=StaticToken(token)
+            provider=get_provider("webex"),
+            base_url=handle.webex_base_url,
+            token_source=StaticToken(token),
         )
         started = timezone.now()
         batches = list(fetch_access(client, ASKED_AS, lookback_days=FULL_LOOKBACK, concurrency=8))
@@ -201,7 +183,7 @@ def test_hard_cases(full_scan):
     assert planning["hostKey"] and planning["hostDisplayName"] == "Dana Kowalski"
     assert planning["total_participants"] == 5 and not planning["is_1_on_1_conversation"]
     assert [p["host"] for p in planning["subject_participants"]] == [True]
-    # Hosting but absent: not a participant, so not the subject's meeting (SPEC step 3).
+    # Hosting but absent: not a participant, so not the subject's meeting.
     assert "Dana hosts, Dana absent" not in by_title
     # Participant only: host attributes gone, from the meeting and from her own record.
     partner = one("Partner update")
@@ -319,7 +301,9 @@ def test_batches_carry_checkpoints_and_progress_without_personal_data(full_scan)
 
 def _direct_client(sim) -> ApiClient:
     token = sim.mint_token("webex")["access_token"]
-    return ApiClient(provider="webex", base_url=sim.webex_base_url, token_source=StaticToken(token))
+    return ApiClient(
+        provider=get_provider("webex"), base_url=sim.webex_base_url, token_source=StaticToken(token)
+    )
 
 
 def test_a_window_that_returns_the_cap_is_split_and_listed_again(webex):
@@ -438,7 +422,8 @@ def short_truth(sim, started: datetime) -> list[dict[str, Any]]:
 
 def interrupt_after(monkeypatch, batches: int, action) -> None:
     """Run ``action`` once, after the fetch has yielded ``batches`` batches."""
-    real = webex_fetch.fetch_access
+    provider = get_provider("webex")
+    real = provider.fetch_access
 
     def wrapped(*args, **kwargs):
         for index, batch in enumerate(real(*args, **kwargs), start=1):
@@ -446,12 +431,12 @@ def interrupt_after(monkeypatch, batches: int, action) -> None:
             if index == batches:
                 action()
 
-    monkeypatch.setattr(webex_fetch, "fetch_access", wrapped)
+    monkeypatch.setattr(provider, "fetch_access", wrapped)
 
 
 @pytest.mark.django_db
 def test_pipeline_rerun_stores_the_same_rows_without_duplicates(webex, pipeline):
-    result = pipeline_result(webex_connection(webex))
+    result = pipeline_result(simulator_connection(webex, "webex"))
     started = timezone.now()
     assert fetching.fetch_execute(result_id=result.pk) == Result.Status.SUCCEEDED
     first = stored_records(result)
@@ -470,10 +455,10 @@ def test_pipeline_rerun_stores_the_same_rows_without_duplicates(webex, pipeline)
 
 @pytest.mark.django_db
 def test_pipeline_resumes_after_a_failure_without_refetching_finished_windows(
-    webex, pipeline, monkeypatch, settings, fake_clock
+    webex, pipeline, monkeypatch, settings, max_jitter_clock
 ):
     settings.HTTP_MAX_ATTEMPTS = 2
-    result = pipeline_result(webex_connection(webex))
+    result = pipeline_result(simulator_connection(webex, "webex"))
     started = timezone.now()
     # After two windows, the meetings listing fails past every retry.
     interrupt_after(
@@ -508,7 +493,7 @@ def test_pipeline_resumes_after_a_failure_without_refetching_finished_windows(
 
 
 @pytest.mark.django_db
-def test_pipeline_rides_out_429s_and_5xx_and_loses_nothing(webex, pipeline, fake_clock):
+def test_pipeline_rides_out_429s_and_5xx_and_loses_nothing(webex, pipeline, max_jitter_clock):
     webex.fault(
         provider="webex",
         path_prefix=PARTICIPANTS_PATH,
@@ -518,21 +503,21 @@ def test_pipeline_rides_out_429s_and_5xx_and_loses_nothing(webex, pipeline, fake
     )
     webex.fault(provider="webex", path_prefix=PARTICIPANTS_PATH, status=502, count=2)
     webex.fault(provider="webex", path_prefix=MEETINGS_PATH, status=500, count=1)
-    result = pipeline_result(webex_connection(webex))
+    result = pipeline_result(simulator_connection(webex, "webex"))
     started = timezone.now()
 
     assert fetching.fetch_execute(result_id=result.pk) == Result.Status.SUCCEEDED
 
     statuses = Counter(r.status for r in webex.requests("webex"))
     assert statuses[429] == 3 and statuses[502] == 2 and statuses[500] == 1
-    assert 7 in fake_clock.sleeps
+    assert 7 in max_jitter_clock.sleeps
     records = stored_records(result)
     check_against_truth(meetings_of(records), short_truth(webex, started))
 
 
 @pytest.mark.django_db(transaction=True)
 def test_pipeline_refreshes_an_expired_access_token_and_continues(webex, pipeline, monkeypatch):
-    connection = webex_connection(webex, lifetime=3600)
+    connection = simulator_connection(webex, "webex", lifetime=3600)
     old_token = connection.access_token
     result = pipeline_result(connection)
     started = timezone.now()

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from connectors import clock
 from connectors.http import ApiClient, ApiResponse
+from connectors.providers import get_provider
 from connectors.providers.webex_fetch import (
     Attendance,
     ScanState,
@@ -27,7 +28,8 @@ SUBJECT = normalise_email(" Dana.Kowalski@Acme.example ")
 
 
 def participant(email: str | None, *, host: bool = False, pid: str = "") -> dict[str, Any]:
-    """A participant record in the shape of PROVIDER_APIS 1.5 (Participant schema)."""
+    """A participant record in the shape of Webex's Participant schema (docs/providers.md,
+    'Webex: participants')."""
     return {
         "id": pid or f"3a688f62840346e8b87dde2b50703511_{email or 'phone'}",
         "host": host,
@@ -195,10 +197,10 @@ def test_participants_are_read_in_parallel_within_the_shared_budget(simulator, s
     simulator.configure(webex_rate_per_minute=100_000)
     token = simulator.mint_token("webex")["access_token"]
     client = PeakCountingClient(
-        provider="webex",
+        provider=get_provider("webex"),
         base_url=simulator.webex_base_url,
         token_source=StaticToken(token),
-        budget=RateBudget(provider="webex", key="test-webex-budget"),
+        budget=RateBudget.for_provider(get_provider("webex"), key="test-webex-budget"),
     )
     started = timezone.now()
     with clock.use(clock.FakeClock()) as fake:
@@ -219,4 +221,8 @@ def test_participants_are_read_in_parallel_within_the_shared_budget(simulator, s
 @pytest.mark.parametrize("email", ["", "   "])
 def test_an_empty_email_is_refused_before_any_call(email):
     with pytest.raises(ValueError):
-        next(fetch_access(ApiClient(provider="webex", base_url="http://127.0.0.1:9"), email))
+        next(
+            fetch_access(
+                ApiClient(provider=get_provider("webex"), base_url="http://127.0.0.1:9"), email
+            )
+        )

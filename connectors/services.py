@@ -22,7 +22,6 @@ from connectors.signals import connection_retired, connection_usable
 from connectors.tokens import apply_tokens
 
 # Re-exported only until requests_app imports it from connectors.tokens (merge of issue 9).
-from connectors.tokens import connection_mark_needs_reauth as connection_mark_needs_reauth
 from portal.audit import audit_record
 
 if TYPE_CHECKING:

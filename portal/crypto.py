@@ -16,9 +16,9 @@ from django.db import models
 from django.db.models.functions import Cast
 from encrypted_model_fields import fields as emf
 
+from portal.decryption import DecryptionError
 
-class DecryptionError(RuntimeError):
-    """A stored secret does not decrypt with any configured FIELD_ENCRYPTION_KEY."""
+__all__ = ["DecryptionError", "EncryptedSecretField", "rotate_encryption", "undecryptable_rows"]
 
 
 class EncryptedSecretField(models.TextField):

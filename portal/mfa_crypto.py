@@ -16,7 +16,7 @@ import cryptography.fernet
 from django.db import transaction
 from encrypted_model_fields import fields as emf
 
-from portal.crypto import DecryptionError
+from portal.decryption import DecryptionError
 
 # Every Fernet token starts with this (version byte 0x80, base64); seeds never do
 # (TOTP secrets are base32 capitals and digits, recovery seeds lowercase hex).

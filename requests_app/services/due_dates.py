@@ -16,8 +16,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from connectors.dates import add_months
 from portal.audit import audit_record
-from portal.dates import add_months
 from portal.models import User
 from requests_app.models import PrivacyRequest, Regulation
 

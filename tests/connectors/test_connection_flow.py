@@ -362,7 +362,7 @@ def test_reconnecting_resumes_the_fetches_the_lost_grant_paused(
     from tests.factories import ResultFactory
 
     enqueued = []
-    monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: enqueued.append(result_id))
+    monkeypatch.setattr(fetching.queue, "enqueue", lambda *, result_id: enqueued.append(result_id))
     connection = ConnectionFactory(connected=True, status=Connection.Status.NEEDS_REAUTH)
     paused = ResultFactory(
         connection=connection,
@@ -435,7 +435,7 @@ def test_verifying_a_fixed_connection_resumes_its_paused_fetches(
     from tests.factories import ResultFactory
 
     enqueued = []
-    monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: enqueued.append(result_id))
+    monkeypatch.setattr(fetching.queue, "enqueue", lambda *, result_id: enqueued.append(result_id))
     connection = simulator_connection(simulator, "webex")
     Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.ERROR)
     paused = ResultFactory(connection=connection, status=Result.Status.PAUSED)

@@ -92,7 +92,8 @@ def test_access_request_starts_fetching_one_result_per_active_connection(
 ):
     enqueued = []
     monkeypatch.setattr(
-        "requests_app.services.fetching.enqueue", lambda *, result_id: enqueued.append(result_id)
+        "requests_app.services.fetching.queue.enqueue",
+        lambda *, result_id: enqueued.append(result_id),
     )
     active = ConnectionFactory(connected=True, provider="zoom")
     ConnectionFactory()  # not connected: no result

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from connectors.exceptions import GrantRevoked, RateLimited, Transient, Unauthorized
 from connectors.models import Connection
-from connectors.providers import base as provider_base
 from connectors.providers.base import Batch, SubjectNotFound
+from connectors.providers.registry import all_providers, override_providers
 from portal.models import AuditEvent
 from requests_app.models import PrivacyRequest, Record, Result
 from requests_app.services import fetching
@@ -37,6 +37,7 @@ class ScriptedProvider:
 
     slug = "webex"
     display_name = "Webex"
+    revoke_url = None
 
     def __init__(self, pages=3, per_page=4, fail_before=None, error=None, fail_times=1):
         self.pages, self.per_page = pages, per_page
@@ -68,11 +69,10 @@ class ScriptedProvider:
 @pytest.fixture
 def provider(monkeypatch):
     scripted = ScriptedProvider()
-    provider_base.get_provider("webex")  # fill the registry before replacing an entry
-    monkeypatch.setitem(provider_base._REGISTRY, "webex", scripted)
     monkeypatch.setattr("connectors.clients.api_client_for", lambda connection: FakeClient())
-    monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: None)
-    return scripted
+    monkeypatch.setattr(fetching.queue, "enqueue", lambda *, result_id: None)
+    with override_providers([scripted if p.slug == "webex" else p for p in all_providers()]):
+        yield scripted
 
 
 def make_result(**kwargs) -> Result:
@@ -231,7 +231,7 @@ def test_sweeper_recovers_a_run_whose_worker_died(provider, settings):
 def test_time_slice_requeues_from_the_checkpoint(provider, settings, monkeypatch):
     settings.FETCH_SLICE_SECONDS = -1  # every batch ends the slice
     requeued = []
-    monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: requeued.append(result_id))
+    monkeypatch.setattr(fetching.queue, "enqueue", lambda *, result_id: requeued.append(result_id))
     result = make_result()
     for _ in range(3):
         assert fetch_result(result.pk) == Result.Status.QUEUED
@@ -274,7 +274,7 @@ def test_crash_hook_leaves_a_newer_run_alone(provider):
 def test_time_slices_do_not_count_as_failures(provider, settings, monkeypatch):
     settings.FETCH_SLICE_SECONDS = -1
     settings.FETCH_MAX_ATTEMPTS = 2
-    monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: None)
+    monkeypatch.setattr(fetching.queue, "enqueue", lambda *, result_id: None)
     provider.fail_before = 2
     provider.error = Transient(provider="webex", method="GET", path="/x", code="timeout")
     result = make_result()

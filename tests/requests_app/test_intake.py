@@ -131,7 +131,8 @@ def test_an_access_request_starts_fetching_in_the_same_transaction(
 ):
     enqueued = []
     monkeypatch.setattr(
-        "requests_app.services.fetching.enqueue", lambda *, result_id: enqueued.append(result_id)
+        "requests_app.services.fetching.queue.enqueue",
+        lambda *, result_id: enqueued.append(result_id),
     )
     active = ConnectionFactory(connected=True)
     with django_capture_on_commit_callbacks(execute=True):

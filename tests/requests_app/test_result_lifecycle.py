@@ -293,7 +293,7 @@ def _direct_contact(status: str, **kwargs) -> Result:
 def test_run_sweep_and_retry_leave_direct_contact_tasks_alone(monkeypatch, staff_user):
     from requests_app.services import fetching
 
-    monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: pytest.fail("enqueued"))
+    monkeypatch.setattr(fetching.queue, "enqueue", lambda *, result_id: pytest.fail("enqueued"))
     old = timezone.now() - timedelta(days=1)
     queued = _direct_contact(Result.Status.QUEUED, queued_at=old, next_attempt_at=old)
     running = _direct_contact(Result.Status.RUNNING, heartbeat_at=old)
@@ -314,7 +314,7 @@ def test_run_sweep_and_retry_leave_direct_contact_tasks_alone(monkeypatch, staff
 def test_start_does_not_turn_a_direct_contact_task_into_a_fetch(monkeypatch):
     from requests_app.services import fetching
 
-    monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: None)
+    monkeypatch.setattr(fetching.queue, "enqueue", lambda *, result_id: None)
     task = _direct_contact(Result.Status.PENDING)
     assert fetching.fetch_start(privacy_request=task.request) == []
     assert Result.objects.get(pk=task.pk).status == Result.Status.PENDING

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def enqueued(monkeypatch):
     calls = []
-    monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: calls.append(result_id))
+    monkeypatch.setattr(fetching.queue, "enqueue", lambda *, result_id: calls.append(result_id))
     return calls
 
 

@@ -6,6 +6,7 @@ the one place a Result changes status; ``outcomes`` says how a run that raised e
 The names below are the package's public interface.
 """
 
+from requests_app.services.fetching import queue
 from requests_app.services.fetching.lifecycle import (
     FETCHABLE_REQUEST_STATUSES,
     TRANSITIONS,
@@ -15,13 +16,10 @@ from requests_app.services.fetching.lifecycle import (
     result_transition,
 )
 from requests_app.services.fetching.outcomes import OUTCOMES, Outcome, Retry, outcome_for
+from requests_app.services.fetching.queue import HOOK_PATH, TASK_PATH, enqueue, enqueue_on_commit
 from requests_app.services.fetching.run import _store_batch, fetch_execute
 from requests_app.services.fetching.start import (
-    HOOK_PATH,
     RETRYABLE_RESULT_STATUSES,
-    TASK_PATH,
-    enqueue,
-    enqueue_on_commit,
     fetch_end_for_connection,
     fetch_resume_for_connection,
     fetch_retry,
@@ -33,6 +31,7 @@ from requests_app.services.fetching.sweep import fetch_sweep, fetch_task_crashed
 
 __all__ = [
     "FETCHABLE_REQUEST_STATUSES",
+    "queue",
     "HOOK_PATH",
     "OUTCOMES",
     "RETRYABLE_RESULT_STATUSES",

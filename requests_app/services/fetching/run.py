@@ -25,7 +25,7 @@ from connectors import clock
 from connectors.models import Connection
 from connectors.providers import get_provider
 from connectors.providers.base import Batch
-from connectors.services import connection_mark_needs_reauth
+from connectors.tokens import connection_mark_needs_reauth
 from requests_app.models import Record, Result
 from requests_app.services.fetching import outcomes
 from requests_app.services.fetching.lifecycle import (
@@ -34,7 +34,8 @@ from requests_app.services.fetching.lifecycle import (
     result_transition,
 )
 from requests_app.services.fetching.outcomes import Retry
-from requests_app.services.fetching.start import enqueue_on_commit, result_hold
+from requests_app.services.fetching.queue import enqueue_on_commit
+from requests_app.services.fetching.start import result_hold
 
 logger = logging.getLogger(__name__)
 

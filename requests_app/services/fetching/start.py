@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterable
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -18,43 +15,9 @@ from requests_app.services.fetching.lifecycle import (
     privacy_request_status_set,
     result_transition,
 )
-
-TASK_PATH = "requests_app.tasks.fetch_result"
-HOOK_PATH = "requests_app.tasks.fetch_result_done"
+from requests_app.services.fetching.queue import enqueue_on_commit
 
 RETRYABLE_RESULT_STATUSES = (Result.Status.FAILED, Result.Status.PAUSED, Result.Status.SKIPPED)
-
-
-def enqueue(*, result_id: int) -> None:
-    """Hand a Result to django-q2: its id and a dispatch UUID, nothing else.
-
-    The dispatch UUID becomes the run token when the task claims the Result, so the
-    failure hook can tell whether a dead task still owned it.
-    """
-    from django_q.tasks import async_task
-
-    request_id = Result.objects.values_list("request_id", flat=True).get(pk=result_id)
-    async_task(
-        TASK_PATH,
-        result_id,
-        uuid.uuid4(),
-        group=f"request-{request_id}",
-        hook=HOOK_PATH,
-        task_name=f"fetch-result-{result_id}-{uuid.uuid4().hex[:8]}",
-    )
-
-
-def enqueue_on_commit(result_ids: Iterable[int]) -> None:
-    """Enqueue these Results once the current transaction commits.
-
-    Goes through the package's ``enqueue`` at commit time: that name is the seam tests
-    replace to keep work from being dispatched.
-    """
-    from requests_app.services import fetching
-
-    ids = list(result_ids)
-    if ids:
-        transaction.on_commit(lambda: [fetching.enqueue(result_id=pk) for pk in ids])
 
 
 def fetch_start(*, privacy_request: PrivacyRequest, actor: User | None = None) -> list[Result]:

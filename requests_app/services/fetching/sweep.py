@@ -18,7 +18,8 @@ from requests_app.services.fetching.lifecycle import (
     privacy_request_check_fetched,
     result_transition,
 )
-from requests_app.services.fetching.start import enqueue_on_commit, fetch_resume_for_connection
+from requests_app.services.fetching.queue import enqueue_on_commit
+from requests_app.services.fetching.start import fetch_resume_for_connection
 
 logger = logging.getLogger(__name__)
 

@@ -406,7 +406,7 @@ def pipeline_result(connection: Connection) -> Result:
 @pytest.fixture
 def pipeline(monkeypatch):
     """Run fetches inline, without the task queue."""
-    monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: None)
+    monkeypatch.setattr(fetching.queue, "enqueue", lambda *, result_id: None)
 
 
 def stored_records(result: Result) -> dict[tuple[str, str], dict[str, Any]]:
@@ -476,7 +476,7 @@ def test_pipeline_resumes_after_a_failure_without_refetching_finished_windows(
 
     webex.state.clear_log()
     monkeypatch.undo()  # the real fetcher, no more interruptions
-    monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: None)
+    monkeypatch.setattr(fetching.queue, "enqueue", lambda *, result_id: None)
     Result.objects.filter(pk=result.pk).update(next_attempt_at=None)
     assert fetching.fetch_execute(result_id=result.pk) == Result.Status.SUCCEEDED
 

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def pipeline(monkeypatch):
     """The real pipeline with enqueueing switched off (tests run each attempt themselves)."""
-    monkeypatch.setattr(fetching, "enqueue", lambda *, result_id: None)
+    monkeypatch.setattr(fetching.queue, "enqueue", lambda *, result_id: None)
 
 
 def uid(sim) -> str:

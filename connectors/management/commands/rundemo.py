@@ -12,6 +12,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from connectors.demo import demo_connections_ensure
+
 
 def _start(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
     # Our own manage.py with fixed arguments: no untrusted input reaches the command line.
@@ -31,8 +33,6 @@ class Command(BaseCommand):
         procs: list[tuple[str, subprocess.Popen]] = []
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         if settings.SIMULATOR_ENABLED:
-            from connectors.demo import demo_connections_ensure
-
             demo_connections_ensure()
             procs.append(
                 (

@@ -31,7 +31,6 @@ from requests_app.services.fetching.sweep import fetch_sweep, fetch_task_crashed
 
 __all__ = [
     "FETCHABLE_REQUEST_STATUSES",
-    "queue",
     "HOOK_PATH",
     "OUTCOMES",
     "RETRYABLE_RESULT_STATUSES",
@@ -53,6 +52,7 @@ __all__ = [
     "outcome_for",
     "privacy_request_check_fetched",
     "privacy_request_status_set",
+    "queue",
     "result_hold",
     "result_queue_fresh",
     "result_transition",

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.clients import api_client_for
+from connectors.emails import email_normalize
 from connectors.exceptions import ApiError, RateLimited, Transient
 from connectors.models import Connection
 from connectors.oauth import revoke_grant
@@ -48,7 +49,7 @@ def connection_create(
         name=name.strip(),
         client_id=client_id.strip(),
         client_secret=client_secret.strip(),
-        contact_email=contact_email.strip().lower(),
+        contact_email=email_normalize(contact_email),
         escalation_policy=escalation_policy,
         access_mode=access_mode,
         reminder_days=reminder_days,
@@ -72,7 +73,7 @@ def connection_update(
         setattr(connection, name, value.strip() if isinstance(value, str) else value)
     if client_secret.strip():
         connection.client_secret = client_secret.strip()
-    connection.contact_email = connection.contact_email.lower()
+    connection.contact_email = email_normalize(connection.contact_email)
     connection.full_clean()
     with transaction.atomic():
         connection.save()

@@ -7,10 +7,10 @@ from datetime import datetime
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
+from connectors.emails import email_normalize
 from connectors.models import Connection
 from requests_app.models import PrivacyRequest, Record, Result
 from requests_app.services.due_dates import due_soon_cutoff
-from requests_app.services.intake import email_normalize
 
 DUE_OVERDUE = "overdue"
 DUE_SOON = "due_soon"

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from connectors.concurrency import bounded_map
+from connectors.emails import email_normalize
 from connectors.exceptions import MalformedResponse, NotFound
 from connectors.providers.base import Batch
 
@@ -59,11 +60,6 @@ START_MARGIN = timedelta(days=1)
 # Host attributes: hostEmail, hostDisplayName, hostUserId, hostKey, hostDidJoin, ...
 # (not the participant record's own boolean ``host``).
 _HOST_FIELD = re.compile(r"^host[A-Z_]")
-
-
-def normalise_email(value: Any) -> str:
-    """The form emails are compared in: trimmed and lower-cased ("" for non-strings)."""
-    return value.strip().lower() if isinstance(value, str) else ""
 
 
 def _iso(moment: datetime) -> str:
@@ -226,7 +222,7 @@ class Attendance:
 
     def add(self, records: Iterable[dict[str, Any]]) -> None:
         for record in records:
-            email = normalise_email(record.get("email"))
+            email = email_normalize(record.get("email"))
             key = f"email:{email}" if email else f"id:{record.get('id') or len(self._people)}"
             self._people.add(key)
             if email == self.subject:
@@ -240,7 +236,7 @@ class Attendance:
 def subject_is_host(meeting: dict[str, Any], attendance: Attendance, subject: str) -> bool:
     """hostEmail matches (case-insensitively), or the subject's own
     participant record says they were the host."""
-    if normalise_email(meeting.get("hostEmail")) == subject:
+    if email_normalize(meeting.get("hostEmail")) == subject:
         return True
     return any(record.get("host") is True for record in attendance.subject_records)
 
@@ -260,7 +256,7 @@ def _only_subject_interpreters(data: dict[str, Any], subject: str) -> dict[str, 
     kept = [
         item
         for item in interpreters
-        if isinstance(item, dict) and normalise_email(item.get("email")) == subject
+        if isinstance(item, dict) and email_normalize(item.get("email")) == subject
     ]
     return {**data, "simultaneousInterpretation": {**interpretation, "interpreters": kept}}
 
@@ -351,7 +347,7 @@ def fetch_access(
     without it Webex ignores ``userEmail`` and answers with the caller's own
     preferences, which would put the administrator's data in the subject's report.
     """
-    subject = normalise_email(email)
+    subject = email_normalize(email)
     if not subject:
         raise ValueError("an email address is required")
     state = ScanState.from_checkpoint(checkpoint) or ScanState.start(

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from connectors.concurrency import bounded_map
 from connectors.dates import add_months
+from connectors.emails import email_normalize
 from connectors.exceptions import (
     ApiError,
     ClientError,
@@ -500,7 +501,7 @@ def _scan_users(client: ApiClient, wanted: str) -> dict[str, Any] | None:
             ):
                 for item in page.items:
                     listed = item.get("email")
-                    if isinstance(listed, str) and listed.strip().lower() == wanted:
+                    if email_normalize(listed) == wanted:
                         return item
         except ScopeMissing:
             # Granular apps often lack the list-users scope; the scan is a bonus.

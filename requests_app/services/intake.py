@@ -16,6 +16,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
+from connectors.emails import email_normalize
 from portal.audit import audit_record
 from portal.models import AuditEvent, User
 from requests_app.models import PrivacyRequest, Regulation, RequestType
@@ -30,11 +31,6 @@ _ACTOR_TYPES = {
     PrivacyRequest.Source.PUBLIC_FORM: AuditEvent.ActorType.SUBJECT,
     PrivacyRequest.Source.API: AuditEvent.ActorType.API,
 }
-
-
-def email_normalize(email: str) -> str:
-    """Trimmed and lower-cased, so duplicates and look-ups match however it was typed."""
-    return (email or "").strip().lower()
 
 
 def privacy_request_duplicate_find(
@@ -82,7 +78,7 @@ def privacy_request_input_clean(
         problems["regulation"] = _choice_error(Regulation.values)
     if source not in PrivacyRequest.Source.values:
         problems["source"] = _choice_error(PrivacyRequest.Source.values)
-    email = email_normalize(email) if isinstance(email, str) else ""
+    email = email_normalize(email)
     if not email:
         problems["email"] = "An email address is required."
     elif len(email) > EMAIL_MAX_LENGTH or not _is_email(email):

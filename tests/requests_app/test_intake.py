@@ -10,10 +10,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from connectors.emails import email_normalize
 from portal.models import AuditEvent
 from requests_app.models import PrivacyRequest, Regulation, RequestType, Result
 from requests_app.services.due_dates import local_date
-from requests_app.services.intake import email_normalize, privacy_request_create
+from requests_app.services.intake import privacy_request_create
 from tests.factories import ConnectionFactory, PrivacyRequestFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db

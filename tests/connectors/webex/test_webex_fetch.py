@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from connectors.emails import email_normalize
 from connectors.http import ApiClient
 from connectors.models import Connection
 from connectors.providers import get_provider
@@ -25,7 +26,6 @@ from connectors.providers.base import Batch
 from connectors.providers.webex_fetch import (
     MEETING,
     fetch_access,
-    normalise_email,
 )
 from connectors.simulator import start_in_thread
 from connectors.simulator.seed import (
@@ -223,10 +223,10 @@ def test_hard_cases(full_scan):
 
 
 def test_no_other_persons_email_or_name_is_stored(full_scan):
-    subject = normalise_email(SUBJECT_EMAIL)
-    others = [p for p in full_scan["org"].people.values() if normalise_email(p.email) != subject]
+    subject = email_normalize(SUBJECT_EMAIL)
+    others = [p for p in full_scan["org"].people.values() if email_normalize(p.email) != subject]
     assert len(others) > 200
-    emails = {normalise_email(p.email) for p in others}
+    emails = {email_normalize(p.email) for p in others}
     names = {p.display_name.lower() for p in others}
     ids = {p.id for p in others}
     texts = [s.lower() for data in full_scan["records"].values() for s in strings_in(data)]
@@ -236,7 +236,7 @@ def test_no_other_persons_email_or_name_is_stored(full_scan):
     assert not [i for i in ids if i.lower() in blob]
     for data in meetings_of(full_scan["records"]).values():
         for record in data["subject_participants"]:
-            assert normalise_email(record["email"]) == subject
+            assert email_normalize(record["email"]) == subject
 
 
 def test_requests_use_explicit_small_windows_and_max_100(full_scan):

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from connectors import clock
+from connectors.emails import email_normalize
 from connectors.http import ApiClient, ApiResponse
 from connectors.providers import get_provider
 from connectors.providers.webex_fetch import (
@@ -17,14 +18,13 @@ from connectors.providers.webex_fetch import (
     ScanState,
     fetch_access,
     meeting_record,
-    normalise_email,
     participant_params,
 )
 from connectors.ratelimit import RateBudget
 from connectors.simulator.seed import SUBJECT_EMAIL
 from tests.connectors.doubles import StaticToken
 
-SUBJECT = normalise_email(" Dana.Kowalski@Acme.example ")
+SUBJECT = email_normalize(" Dana.Kowalski@Acme.example ")
 
 
 def participant(email: str | None, *, host: bool = False, pid: str = "") -> dict[str, Any]:

@@ -8,7 +8,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.providers.webex_fetch import Attendance, meeting_record, normalise_email
+from connectors.emails import email_normalize
+from connectors.providers.webex_fetch import Attendance, meeting_record
 
 SUBJECT = "dana.kowalski@acme.example"
 
@@ -66,7 +67,7 @@ def test_only_the_subjects_own_data_is_stored(case):
     attendance.add(records)
     stored = meeting_record(meeting, attendance, SUBJECT)
     dumped = json.dumps(stored).lower()
-    host_is_subject = normalise_email(meeting["hostEmail"]) == SUBJECT
+    host_is_subject = email_normalize(meeting["hostEmail"]) == SUBJECT
     for email in others:
         assert email not in dumped
         assert f"name of {email}" not in dumped
@@ -76,4 +77,4 @@ def test_only_the_subjects_own_data_is_stored(case):
             assert not any(key.startswith("host") and key != "host" for key in own)
     assert stored["total_participants"] == len(others) + 1
     assert stored["is_1_on_1_conversation"] == (len(others) == 1)
-    assert all(normalise_email(r["email"]) == SUBJECT for r in stored["subject_participants"])
+    assert all(email_normalize(r["email"]) == SUBJECT for r in stored["subject_participants"])

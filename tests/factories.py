@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from connectors.models import Connection, Provider
 from portal.models import User
+from portal.roles import Role, user_roles_set
 from requests_app.models import PrivacyRequest, Record, Regulation, RequestType, Result
 
 TEST_PASSWORD = "correct horse battery staple 42"
@@ -30,6 +31,15 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+
+    @factory.post_generation
+    def roles(obj, create, extracted, **kwargs):
+        """Role groups; staff default to Reviewer (operators), ``roles=[]`` for none."""
+        if not create:
+            return
+        if extracted is None:
+            extracted = [Role.REVIEWER] if obj.is_staff else []
+        user_roles_set(obj, extracted)
 
 
 class StaffFactory(UserFactory):

@@ -10,12 +10,16 @@ call). Each provider keeps one table per object type in its own module
 A rule's path is a dotted path into the record as fetched. It covers the path
 itself and everything under it: a rule on ``settings.alternative_hosts`` also
 matches ``settings.alternative_hosts.0``-like sub-paths of an object there.
+
+A rule with ``when`` applies only if some record of the type holds a value there
+for which ``when(value)`` is true (a join link that carries its passcode, a
+download link that carries a token); review checks the values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
 
@@ -35,18 +39,27 @@ class FieldRule:
     path: str
     kind: RuleKind
     reason: str
+    when: Callable[[object], bool] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def conditional(self) -> bool:
+        return self.when is not None
 
     @property
     def kind_label(self) -> str:
         return KIND_LABELS[self.kind]
 
 
-def credential(path: str, reason: str) -> FieldRule:
-    return FieldRule(path, CREDENTIAL, reason)
+def credential(
+    path: str, reason: str, *, when: Callable[[object], bool] | None = None
+) -> FieldRule:
+    return FieldRule(path, CREDENTIAL, reason, when)
 
 
-def other_people(path: str, reason: str) -> FieldRule:
-    return FieldRule(path, OTHER_PEOPLE, reason)
+def other_people(
+    path: str, reason: str, *, when: Callable[[object], bool] | None = None
+) -> FieldRule:
+    return FieldRule(path, OTHER_PEOPLE, reason, when)
 
 
 class FieldRules:

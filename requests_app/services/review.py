@@ -149,35 +149,53 @@ class RecordsPage:
 # --- field paths ---------------------------------------------------------------------------
 
 
-def object_type_paths(result: Result, object_type: str) -> list[str]:
-    """Union of the flattened field paths of a type's records, in first-seen order.
+def _type_scan(result: Result, object_type: str) -> tuple[list[str], frozenset[str]]:
+    """Field paths of a type (union over its records, first-seen order), and the paths
+    where a conditional data rule matched some record's value.
 
-    Reading every record is the slow part of a page, so the union is cached under a
+    Reading every record is the slow part of a page, so the scan is cached under a
     key that changes whenever the type's records do (count, newest id, latest fetch).
     """
     records = Record.objects.filter(result_id=result.pk, object_type=object_type)
     stamp = records.aggregate(n=Count("id"), last=Max("id"), fetched=Max("fetched_at"))
     fetched = stamp["fetched"].isoformat() if stamp["fetched"] else ""
     key = f"review:paths:{result.pk}:{object_type}:{stamp['n']}:{stamp['last']}:{fetched}"
-    paths = cache.get(key)
-    if paths is None:
+    cached = cache.get(key)
+    if cached is None:
         seen: dict[str, None] = {}
+        conditional: dict[str, FieldRule] = {}
+        hits: set[str] = set()
         for data in records.order_by("id").values_list("data", flat=True).iterator(CHUNK_SIZE):
-            if isinstance(data, dict):
-                for path in flatten_record(data):
-                    seen.setdefault(path, None)
-        paths = list(seen)
-        cache.set(key, paths, _PATHS_CACHE_SECONDS)
-    return list(paths)
+            if not isinstance(data, dict):
+                continue
+            for path, value in flatten_record(data).items():
+                if path not in seen:
+                    seen[path] = None
+                    rule = rule_for(result.provider, object_type, path)
+                    if rule is not None and rule.when is not None:
+                        conditional[path] = rule
+                if path in conditional and path not in hits and conditional[path].when(value):
+                    hits.add(path)
+        cached = (list(seen), sorted(hits))
+        cache.set(key, cached, _PATHS_CACHE_SECONDS)
+    return list(cached[0]), frozenset(cached[1])
+
+
+def object_type_paths(result: Result, object_type: str) -> list[str]:
+    """Union of the flattened field paths of a type's records, in first-seen order."""
+    return _type_scan(result, object_type)[0]
 
 
 def _field_states(
     result: Result, object_type: str, selection: ObjectTypeSelection | None
 ) -> list[FieldState]:
     chosen = selection.fields if selection else {}
+    paths, hits = _type_scan(result, object_type)
     states = []
-    for path in object_type_paths(result, object_type):
+    for path in paths:
         rule = rule_for(result.provider, object_type, path)
+        if rule is not None and rule.when is not None and path not in hits:
+            rule = None  # e.g. a join link without a passcode in any record
         choice = chosen.get(path)
         selected = (rule is None) if choice is None else bool(choice)
         states.append(FieldState(path, selected, choice is None, rule))

@@ -124,3 +124,26 @@ def simulator_connection(simulator, provider: str, *, account: str | None = None
         granted_scopes=minted["scopes"],
         api_base_url=simulator.zoom_api_base_url.removesuffix("/v2") if provider == "zoom" else "",
     )
+
+
+def records_create(result: Result, object_type: str, datas: list[dict]) -> list[Record]:
+    """Record rows for ``result`` as a provider would have stored them (ids from "id")."""
+    return [
+        Record.objects.create(
+            result=result,
+            object_type=object_type,
+            external_id=str(data.get("id", f"{object_type}-{i}")),
+            data=data,
+        )
+        for i, data in enumerate(datas)
+    ]
+
+
+def in_review_result(provider: str = "zoom", **request_fields) -> Result:
+    """A finished API Result of a request that is in review (add records to it)."""
+    request = PrivacyRequestFactory(status=PrivacyRequest.Status.IN_REVIEW, **request_fields)
+    return ResultFactory(
+        request=request,
+        connection__provider=provider,
+        status=Result.Status.SUCCEEDED,
+    )

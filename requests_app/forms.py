@@ -9,6 +9,7 @@ from django import forms
 from requests_app.models import PrivacyRequest, Regulation, RequestType
 from requests_app.selectors import DUE_OVERDUE, DUE_SOON
 from requests_app.services.intake import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
+from requests_app.services.review import REASON_MAX
 
 
 class _ServiceValidatedText(forms.CharField):
@@ -121,7 +122,7 @@ class RecordEditForm(forms.Form):
     )
     reason = forms.CharField(
         label="Reason for the change",
-        max_length=2000,
+        max_length=REASON_MAX,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Required. Recorded with your name and the time; the subject does not see it.",
     )
@@ -145,7 +146,7 @@ class ReviewReasonForm(forms.Form):
 
     reason = forms.CharField(
         label="Reason",
-        max_length=2000,
+        max_length=REASON_MAX,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Required. Recorded in the audit trail.",
     )

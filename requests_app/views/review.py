@@ -77,14 +77,18 @@ def _tristate(value: str | None) -> bool | None:
     return _TRISTATE[value]
 
 
-def _next_or(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
-    """Back to the page the form came from (same site only), else ``fallback``."""
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    """The page the form came from (same site only), else ``fallback``."""
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        return HttpResponseRedirect(target)
-    return HttpResponseRedirect(fallback)
+        return target
+    return fallback
+
+
+def _next_or(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
+    return HttpResponseRedirect(_safe_next(request, fallback))
 
 
 def _error(request: HttpRequest, exc: ValidationError) -> None:
@@ -304,8 +308,8 @@ def record_edit(request: HttpRequest, pk: int, record_pk: int) -> HttpResponse:
     privacy_request = _get_request(pk)
     record = _get_record(privacy_request, record_pk)
     path = (request.POST.get("path") or request.GET.get("path") or "").strip()
-    if not path:
-        raise Http404("Say which field to edit.")
+    if path not in review.object_type_paths(record.result, record.object_type):
+        raise Http404("These records have no such field.")
     roles = _roles(request, privacy_request)
     if request.method == "POST" and not roles["can_review"]:
         raise _forbidden("review")
@@ -314,7 +318,9 @@ def record_edit(request: HttpRequest, pk: int, record_pk: int) -> HttpResponse:
     original = active.original if active else value_at(record.data, path)
     original_missing = active.original_missing if active else not _has_path(record.data, path)
     current = active.value if active else original
-    back = reverse("requests:review_type", args=[pk, record.result_id, record.object_type])
+    back = _safe_next(
+        request, reverse("requests:review_type", args=[pk, record.result_id, record.object_type])
+    )
     if request.method == "POST":
         form = RecordEditForm(request.POST)
         if form.is_valid():
@@ -346,7 +352,7 @@ def record_edit(request: HttpRequest, pk: int, record_pk: int) -> HttpResponse:
             "original_missing": original_missing,
             "active_edit": active,
             "history": edits,
-            "back": request.POST.get("next") or request.GET.get("next") or back,
+            "back": back,
             **roles,
         },
         status=400 if form.is_bound and form.errors else 200,

@@ -31,7 +31,7 @@ from typing import Any
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Max, Prefetch, Q
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q
 from django.utils import timezone
 
 from connectors.providers.field_rules import FieldRule, object_type_label, rule_for
@@ -229,9 +229,8 @@ def _type_included(selection: ObjectTypeSelection | None) -> tuple[bool, bool]:
 
 
 def _review_results(request: PrivacyRequest):
-    return (
-        request.results.filter(records__isnull=False).distinct().order_by("connection_name", "id")
-    )
+    has_records = Exists(Record.objects.filter(result_id=OuterRef("pk")))
+    return request.results.filter(has_records).order_by("connection_name", "id")
 
 
 def review_object_types(request: PrivacyRequest) -> list[TypeReview]:

@@ -18,87 +18,41 @@ download link that carries a token); review checks the values.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from functools import cache
-from typing import Literal
+from connectors.providers import webex_fields, zoom_fields
+from connectors.providers.data_rules import (
+    CREDENTIAL,
+    KIND_LABELS,
+    OTHER_PEOPLE,
+    FieldRule,
+    FieldRules,
+    RuleKind,
+    credential,
+    other_people,
+)
 
-RuleKind = Literal["credential", "other_people"]
-CREDENTIAL: RuleKind = "credential"
-OTHER_PEOPLE: RuleKind = "other_people"
-KIND_LABELS: dict[str, str] = {
-    CREDENTIAL: "Credential",
-    OTHER_PEOPLE: "Other people's data",
+__all__ = [
+    "CREDENTIAL",
+    "KIND_LABELS",
+    "OTHER_PEOPLE",
+    "FieldRule",
+    "FieldRules",
+    "RuleKind",
+    "credential",
+    "object_type_label",
+    "other_people",
+    "rule_for",
+    "rules_for_provider",
+]
+
+_RULES: dict[str, FieldRules] = {"webex": webex_fields.RULES, "zoom": zoom_fields.RULES}
+_LABELS: dict[str, dict[str, str]] = {
+    "webex": webex_fields.OBJECT_TYPE_LABELS,
+    "zoom": zoom_fields.OBJECT_TYPE_LABELS,
 }
 
 
-@dataclass(frozen=True)
-class FieldRule:
-    """Why a field is deselected by default."""
-
-    path: str
-    kind: RuleKind
-    reason: str
-    when: Callable[[object], bool] | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def conditional(self) -> bool:
-        return self.when is not None
-
-    @property
-    def kind_label(self) -> str:
-        return KIND_LABELS[self.kind]
-
-
-def credential(
-    path: str, reason: str, *, when: Callable[[object], bool] | None = None
-) -> FieldRule:
-    return FieldRule(path, CREDENTIAL, reason, when)
-
-
-def other_people(
-    path: str, reason: str, *, when: Callable[[object], bool] | None = None
-) -> FieldRule:
-    return FieldRule(path, OTHER_PEOPLE, reason, when)
-
-
-class FieldRules:
-    """One provider's rules: ``{object_type: [FieldRule, ...]}``, looked up by path."""
-
-    def __init__(self, tables: Mapping[str, Iterable[FieldRule]]) -> None:
-        self._tables: dict[str, dict[str, FieldRule]] = {
-            object_type: {rule.path: rule for rule in rules}
-            for object_type, rules in tables.items()
-        }
-
-    def object_types(self) -> list[str]:
-        return list(self._tables)
-
-    def rules(self, object_type: str) -> list[FieldRule]:
-        return list(self._tables.get(object_type, {}).values())
-
-    def rule_for(self, object_type: str, path: str) -> FieldRule | None:
-        """The rule on ``path`` or on the nearest ancestor path, else None."""
-        table = self._tables.get(object_type)
-        if not table:
-            return None
-        parts = path.split(".")
-        for end in range(len(parts), 0, -1):
-            rule = table.get(".".join(parts[:end]))
-            if rule is not None:
-                return rule
-        return None
-
-
-@cache
-def _provider_rules() -> dict[str, FieldRules]:
-    from connectors.providers import webex_fields, zoom_fields
-
-    return {"webex": webex_fields.RULES, "zoom": zoom_fields.RULES}
-
-
 def rules_for_provider(provider: str) -> FieldRules | None:
-    return _provider_rules().get(provider)
+    return _RULES.get(provider)
 
 
 def rule_for(provider: str, object_type: str, path: str) -> FieldRule | None:
@@ -107,16 +61,9 @@ def rule_for(provider: str, object_type: str, path: str) -> FieldRule | None:
     return rules.rule_for(object_type, path) if rules else None
 
 
-@cache
-def _provider_labels() -> dict[str, dict[str, str]]:
-    from connectors.providers import webex_fields, zoom_fields
-
-    return {"webex": webex_fields.OBJECT_TYPE_LABELS, "zoom": zoom_fields.OBJECT_TYPE_LABELS}
-
-
 def object_type_label(provider: str, object_type: str) -> str:
-    """A readable name for an object type ("call_log" -> "Call logs" unless a table says)."""
-    label = _provider_labels().get(provider, {}).get(object_type)
+    """A readable name for an object type ("call_log" -> "Call log" unless a table says)."""
+    label = _LABELS.get(provider, {}).get(object_type)
     if label:
         return label
     return object_type.replace("_", " ").replace(":", " ").strip().capitalize() or object_type

@@ -1,6 +1,6 @@
 """Webex data rules for review: fields deselected by default, per object type.
 
-See connectors/providers/field_rules.py for what a rule means, and
+See connectors/providers/data_rules.py and field_rules.py for what a rule means, and
 docs/providers.md, 'Webex: meetings listing' and 'Webex: participants' for the
 fields. Participants other than the subject are already dropped when fetching;
 interpreters are cut down to the subject there too.
@@ -8,7 +8,7 @@ interpreters are cut down to the subject there too.
 
 from __future__ import annotations
 
-from connectors.providers.field_rules import FieldRules, credential, other_people
+from connectors.providers.data_rules import FieldRules, credential, other_people
 
 OBJECT_TYPE_LABELS: dict[str, str] = {
     "meeting": "Meetings",

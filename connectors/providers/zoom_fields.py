@@ -1,6 +1,6 @@
 """Zoom data rules for review: fields deselected by default, per object type.
 
-See connectors/providers/field_rules.py for what a rule means, and
+See connectors/providers/data_rules.py and field_rules.py for what a rule means, and
 docs/providers.md, 'Zoom: meetings and webinars', 'Zoom: recordings' and
 'Zoom: phone' for the fields. A call has two sides and either may be the subject,
 so both sides' names and numbers start deselected; staff release the subject's.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.providers.field_rules import FieldRules, credential, other_people
+from connectors.providers.data_rules import FieldRules, credential, other_people
 
 OBJECT_TYPE_LABELS: dict[str, str] = {
     "user": "Profile",

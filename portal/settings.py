@@ -391,3 +391,8 @@ FETCH_MAX_ATTEMPTS = env.int("FETCH_MAX_ATTEMPTS", default=5)
 # A running fetch whose heartbeat is older than this is presumed dead and re-enqueued.
 FETCH_STALE_AFTER_SECONDS = env.int("FETCH_STALE_AFTER_SECONDS", default=Q_TASK_TIMEOUT + 120)
 FETCH_PARTICIPANT_CONCURRENCY = env.int("FETCH_PARTICIPANT_CONCURRENCY", default=4)
+
+# --- Review ----------------------------------------------------------------------
+# Four eyes: the approver of a report may not be the last person who changed its
+# selection or edits. On by default in production, off locally (one-person demo).
+REVIEW_FOUR_EYES = env.bool("REVIEW_FOUR_EYES", default=IS_PRODUCTION)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 
 from requests_app.models import PrivacyRequest, Regulation, RequestType
 from requests_app.selectors import DUE_OVERDUE, DUE_SOON
 from requests_app.services.intake import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH
+from requests_app.services.review import REASON_MAX
 
 
 class _ServiceValidatedText(forms.CharField):
@@ -90,3 +93,60 @@ class PrivacyRequestFilterForm(forms.Form):
             "due": data.get("due", ""),
             "email": data.get("q", ""),
         }
+
+
+# --- Review and release ---------------------------------------------------------------------
+
+
+class RecordEditForm(forms.Form):
+    """A corrected value for one field of one record; the original stays beside it."""
+
+    FORMAT_TEXT = "text"
+    FORMAT_JSON = "json"
+    FORMAT_CHOICES = [
+        (FORMAT_TEXT, "Text"),
+        (FORMAT_JSON, "JSON (numbers, true/false, null, lists and objects)"),
+    ]
+
+    value = forms.CharField(
+        label="New value",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+    )
+    value_format = forms.ChoiceField(
+        label="Read the new value as",
+        choices=FORMAT_CHOICES,
+        initial=FORMAT_TEXT,
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        label="Reason for the change",
+        max_length=REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required. Recorded with your name and the time; the subject does not see it.",
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("value_format") == self.FORMAT_JSON and "value" in data:
+            try:
+                data["parsed_value"] = json.loads(data["value"])
+            except ValueError:
+                self.add_error(
+                    "value", "This is not valid JSON. Choose “Text” to store it as written."
+                )
+        elif "value" in data:
+            data["parsed_value"] = data["value"]
+        return data
+
+
+class ReviewReasonForm(forms.Form):
+    """Denying a request or reopening its review: the reason is recorded in the audit trail."""
+
+    reason = forms.CharField(
+        label="Reason",
+        max_length=REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Required. Recorded in the audit trail.",
+    )

@@ -78,6 +78,17 @@ class PrivacyRequest(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
+    # Who last changed the review (selection or edits): with REVIEW_FOUR_EYES on,
+    # that person may not approve.
+    review_last_editor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # The regulation-specific wording of a denial, kept for the subject notice.
+    denial_notice = models.TextField(blank=True)
 
     class Meta:
         ordering = ["due_at", "id"]
@@ -184,3 +195,154 @@ class Record(models.Model):
 
     def __str__(self) -> str:
         return f"{self.object_type} {self.external_id}"
+
+
+class ObjectTypeSelection(models.Model):
+    """Staff choices for one object type of one Result; a missing row means the defaults.
+
+    ``included`` None follows the default (released); ``fields`` maps a dotted field
+    path to True/False where staff overrode the field's default.
+    """
+
+    result = models.ForeignKey(Result, on_delete=models.CASCADE, related_name="selections")
+    object_type = models.CharField(max_length=64)
+    included = models.BooleanField(null=True, blank=True)
+    fields = models.JSONField(default=dict, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["result_id", "object_type"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["result", "object_type"], name="one_selection_per_object_type"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Selection of {self.object_type} in result #{self.result_id}"
+
+
+class RecordEdit(models.Model):
+    """A staff correction of one value, kept beside the fetched data (never over it).
+
+    ``original`` is the value before the edit, or ``MISSING_ORIGINAL`` when the record
+    lacked the path. A reverted edit stays for the record; only one edit per path is
+    active at a time.
+    """
+
+    MISSING_ORIGINAL = {"__missing__": True}
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="edits")
+    path = models.CharField(max_length=255)
+    # null=True so that a JSON null (None) can be stored as a value.
+    original = models.JSONField(null=True, blank=True)
+    value = models.JSONField(null=True, blank=True)
+    reason = models.TextField()
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    edited_at = models.DateTimeField(default=timezone.now)
+    reverted_at = models.DateTimeField(null=True, blank=True)
+    reverted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["record_id", "path", "edited_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record", "path"],
+                condition=models.Q(reverted_at__isnull=True),
+                name="one_active_edit_per_path",
+            ),
+            models.CheckConstraint(condition=~models.Q(reason=""), name="edit_reason_required"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Edit of {self.path} in record #{self.record_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.reverted_at is None
+
+    @property
+    def original_missing(self) -> bool:
+        return self.original == self.MISSING_ORIGINAL
+
+
+class ReportImmutable(Exception):
+    """An approved report's content, checksum or approval was about to change."""
+
+
+class Report(models.Model):
+    """The released report of one review round: an encrypted zip and its checksum.
+
+    Immutable once created: only ``superseded_at`` may be set (once), when a new
+    review round replaces it. The old row, its blob and its audit stay.
+    """
+
+    request = models.ForeignKey(PrivacyRequest, on_delete=models.CASCADE, related_name="reports")
+    round = models.PositiveIntegerField()
+    storage_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    record_count = models.PositiveIntegerField()
+    generated_at = models.DateTimeField()
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField()
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    # What was released: per Result and object type, the selection and the edits applied.
+    selection_snapshot = models.JSONField(default=dict, blank=True)
+
+    MUTABLE_FIELDS = frozenset({"superseded_at"})
+
+    class Meta:
+        ordering = ["request_id", "-round"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "round"], name="one_report_per_round")
+        ]
+
+    def __str__(self) -> str:
+        return f"Report round {self.round} of request #{self.request_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        """Create once; afterwards only a first ``superseded_at`` may be written."""
+        if not self._state.adding and self.pk is not None:
+            stored = Report.objects.filter(pk=self.pk).values().first()
+            if stored is None:
+                raise ReportImmutable("The report no longer exists.")
+            changed = {
+                f.attname
+                for f in self._meta.concrete_fields
+                if stored[f.attname] != getattr(self, f.attname)
+            }
+            if changed - self.MUTABLE_FIELDS:
+                raise ReportImmutable("An approved report cannot change.")
+            if "superseded_at" in changed and stored["superseded_at"] is not None:
+                raise ReportImmutable("The report is already superseded.")
+        super().save(*args, **kwargs)
+
+    @property
+    def is_current(self) -> bool:
+        return self.superseded_at is None

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from connectors.emails import email_normalize
 from connectors.models import Connection
-from requests_app.models import PrivacyRequest, Record, Result
+from requests_app.models import PrivacyRequest, Record, Report, Result
 from requests_app.services.due_dates import due_soon_cutoff
 
 DUE_OVERDUE = "overdue"
@@ -108,6 +108,25 @@ def dashboard_request_summary(*, now: datetime | None = None, limit: int = 10) -
         "in_review": list(in_review[:limit]),
         "in_review_count": in_review.count(),
     }
+
+
+def review_queue_counts() -> dict[str, int]:
+    """What waits on review staff: requests in review, of them those ready to approve
+    (every API fetch finished), and approved requests not yet delivered."""
+    in_review = PrivacyRequest.objects.filter(status=PrivacyRequest.Status.IN_REVIEW)
+    unfinished = Result.objects.filter(
+        request_id=OuterRef("pk"), workflow=Result.Workflow.API
+    ).exclude(status__in=Result.FINISHED_STATUSES)
+    return {
+        "in_review": in_review.count(),
+        "ready_to_approve": in_review.exclude(Exists(unfinished)).count(),
+        "approved": PrivacyRequest.objects.filter(status=PrivacyRequest.Status.APPROVED).count(),
+    }
+
+
+def privacy_request_reports(*, privacy_request: PrivacyRequest) -> QuerySet[Report]:
+    """Every report of the request, newest round first (superseded ones included)."""
+    return privacy_request.reports.select_related("approved_by").order_by("-round")
 
 
 def connection_status_counts() -> list[dict]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from requests_app.views import staff
+from requests_app.views import review, staff
 
 app_name = "requests"
 
@@ -12,4 +12,41 @@ urlpatterns = [
     path("<int:pk>/results/", staff.request_results, name="results"),
     path("<int:pk>/fetch/", staff.request_fetch, name="fetch"),
     path("<int:pk>/results/<int:result_pk>/retry/", staff.result_retry, name="result_retry"),
+    # Review and release.
+    path("<int:pk>/review/", review.review_overview, name="review"),
+    path("<int:pk>/review/preview/", review.review_preview, name="preview"),
+    path("<int:pk>/review/approve/", review.review_approve, name="approve"),
+    path("<int:pk>/review/deny/", review.review_deny, name="deny"),
+    path("<int:pk>/review/reopen/", review.review_reopen, name="reopen"),
+    path(
+        "<int:pk>/review/reports/<int:report_pk>/download/",
+        review.report_download,
+        name="report_download",
+    ),
+    path("<int:pk>/review/records/<int:record_pk>/edit/", review.record_edit, name="record_edit"),
+    path(
+        "<int:pk>/review/edits/<int:edit_pk>/revert/",
+        review.record_edit_revert,
+        name="record_edit_revert",
+    ),
+    path(
+        "<int:pk>/review/<int:result_pk>/<str:object_type>/",
+        review.review_type,
+        name="review_type",
+    ),
+    path(
+        "<int:pk>/review/<int:result_pk>/<str:object_type>/include/",
+        review.review_type_toggle,
+        name="review_type_toggle",
+    ),
+    path(
+        "<int:pk>/review/<int:result_pk>/<str:object_type>/field/",
+        review.review_field_toggle,
+        name="review_field_toggle",
+    ),
+    path(
+        "<int:pk>/review/<int:result_pk>/<str:object_type>/records/",
+        review.records_include,
+        name="records_include",
+    ),
 ]

@@ -10,6 +10,7 @@ from django.utils import timezone
 from connectors.models import Connection, Provider
 from connectors.simulator.seed import DEMO_CLIENTS
 from portal.models import User
+from portal.roles import Role, user_roles_set
 from requests_app.models import PrivacyRequest, Record, Regulation, RequestType, Result
 
 TEST_PASSWORD = "correct horse battery staple 42"
@@ -31,6 +32,15 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+
+    @factory.post_generation
+    def roles(obj, create, extracted, **kwargs):
+        """Role groups; staff default to Reviewer (operators), ``roles=[]`` for none."""
+        if not create:
+            return
+        if extracted is None:
+            extracted = [Role.REVIEWER] if obj.is_staff else []
+        user_roles_set(obj, extracted)
 
 
 class StaffFactory(UserFactory):
@@ -117,4 +127,27 @@ def simulator_connection(simulator, provider: str, *, account: str | None = None
         access_token_expires_at=timezone.now() + timedelta(seconds=minted["expires_in"]),
         granted_scopes=minted["scopes"],
         api_base_url=simulator.zoom_api_base_url.removesuffix("/v2") if provider == "zoom" else "",
+    )
+
+
+def records_create(result: Result, object_type: str, datas: list[dict]) -> list[Record]:
+    """Record rows for ``result`` as a provider would have stored them (ids from "id")."""
+    return [
+        Record.objects.create(
+            result=result,
+            object_type=object_type,
+            external_id=str(data.get("id", f"{object_type}-{i}")),
+            data=data,
+        )
+        for i, data in enumerate(datas)
+    ]
+
+
+def in_review_result(provider: str = "zoom", **request_fields) -> Result:
+    """A finished API Result of a request that is in review (add records to it)."""
+    request = PrivacyRequestFactory(status=PrivacyRequest.Status.IN_REVIEW, **request_fields)
+    return ResultFactory(
+        request=request,
+        connection__provider=provider,
+        status=Result.Status.SUCCEEDED,
     )

@@ -1,4 +1,4 @@
-"""The staff dashboard: deadlines at risk, requests waiting for review, connection health."""
+"""The staff dashboard: deadlines at risk, what waits for review and approval, connections."""
 
 from __future__ import annotations
 
@@ -17,5 +17,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             **selectors.dashboard_request_summary(),
             "connection_health": selectors.connection_status_counts(),
+            "review_queue": selectors.review_queue_counts(),
         },
     )

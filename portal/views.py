@@ -8,7 +8,10 @@ from django.template import loader
 
 
 def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
-    return render(request, "403.html", status=403)
+    """Role refusals say which action was refused; other messages are not shown."""
+    message = str(exception or "")
+    role_message = message if message.startswith("Your role does not allow") else ""
+    return render(request, "403.html", {"role_message": role_message}, status=403)
 
 
 def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:

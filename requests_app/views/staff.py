@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.audit import audit_events_for
 from portal.permissions import staff_required
+from portal.roles import role_required
 from requests_app import selectors
 from requests_app.forms import (
     PrivacyRequestCreateForm,
@@ -88,7 +89,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@staff_required
+@role_required("review")
 @require_POST
 def request_extend(request: HttpRequest, pk: int) -> HttpResponse:
     privacy_request = _get_or_404(pk)
@@ -120,7 +121,7 @@ def request_results(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "requests_app/_results.html", _results_context(privacy_request))
 
 
-@staff_required
+@role_required("review")
 @require_POST
 def request_fetch(request: HttpRequest, pk: int) -> HttpResponse:
     """Start (or extend to new connections) the API fetch of an access request."""
@@ -140,7 +141,7 @@ def request_fetch(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("requests:detail", pk=pk)
 
 
-@staff_required
+@role_required("review")
 @require_POST
 def result_retry(request: HttpRequest, pk: int, result_pk: int) -> HttpResponse:
     privacy_request = _get_or_404(pk)

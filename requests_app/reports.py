@@ -339,7 +339,8 @@ def _html_value(value: Any) -> str:
         if not value:
             return ""
         items = "".join(
-            f"<dt>{_esc(str(k))}</dt><dd>{_html_value(v)}</dd>" for k, v in value.items()
+            f"<dt>{_esc(str(k))}</dt><dd>{_html_value(v)}</dd>"
+            for k, v in sorted(value.items(), key=lambda kv: str(kv[0]).casefold())
         )
         return f'<dl class="nested">{items}</dl>'
     if isinstance(value, list | tuple):

@@ -40,6 +40,7 @@ __all__ = [
     "credential",
     "object_type_label",
     "other_people",
+    "path_sort_key",
     "rule_for",
     "rules_for_provider",
 ]
@@ -49,6 +50,24 @@ _LABELS: dict[str, dict[str, str]] = {
     "webex": webex_fields.OBJECT_TYPE_LABELS,
     "zoom": zoom_fields.OBJECT_TYPE_LABELS,
 }
+
+
+# Fields that name an object come first in review tables; the rest follow by path.
+LEADING_FIELDS = (
+    "id", "uuid", "meetingNumber", "title", "topic", "name", "email", "type", "state",
+    "start", "start_time", "date_time", "end", "duration",
+)  # fmt: skip
+_LEADING = {name: index for index, name in enumerate(LEADING_FIELDS)}
+
+
+def path_sort_key(path: str) -> tuple[int, tuple[str, ...]]:
+    """The order review shows a type's field paths in, the same on every database.
+
+    PostgreSQL's jsonb does not keep the provider's key order, so "first seen" would
+    differ between SQLite and PostgreSQL: a fixed order keeps pages and reports alike.
+    """
+    parts = path.split(".")
+    return (_LEADING.get(parts[0], len(_LEADING)), tuple(p.casefold() for p in parts))
 
 
 def rules_for_provider(provider: str) -> FieldRules | None:

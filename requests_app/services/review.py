@@ -34,7 +34,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q
 from django.utils import timezone
 
-from connectors.providers.field_rules import FieldRule, object_type_label, rule_for
+from connectors.providers.field_rules import FieldRule, object_type_label, path_sort_key, rule_for
 from portal.audit import audit_record
 from portal.models import User
 from portal.roles import require_role
@@ -150,7 +150,7 @@ class RecordsPage:
 
 
 def _type_scan(result: Result, object_type: str) -> tuple[list[str], frozenset[str]]:
-    """Field paths of a type (union over its records, first-seen order), and the paths
+    """Field paths of a type (union over its records, in ``path_sort_key`` order), and the paths
     where a conditional data rule matched some record's value.
 
     Reading every record is the slow part of a page, so the scan is cached under a
@@ -176,13 +176,13 @@ def _type_scan(result: Result, object_type: str) -> tuple[list[str], frozenset[s
                         conditional[path] = rule
                 if path in conditional and path not in hits and conditional[path].when(value):
                     hits.add(path)
-        cached = (list(seen), sorted(hits))
+        cached = (sorted(seen, key=path_sort_key), sorted(hits))
         cache.set(key, cached, _PATHS_CACHE_SECONDS)
     return list(cached[0]), frozenset(cached[1])
 
 
 def object_type_paths(result: Result, object_type: str) -> list[str]:
-    """Union of the flattened field paths of a type's records, in first-seen order."""
+    """Union of the flattened field paths of a type's records, in ``path_sort_key`` order."""
     return _type_scan(result, object_type)[0]
 
 

@@ -61,7 +61,10 @@ def _value_html(value: Any, depth: int = 0) -> SafeString:
             format_html_join(
                 "",
                 "<dt>{}</dt><dd>{}</dd>",
-                ((str(k), _value_html(v, depth + 1)) for k, v in value.items()),
+                (
+                    (str(k), _value_html(v, depth + 1))
+                    for k, v in sorted(value.items(), key=lambda kv: str(kv[0]).casefold())
+                ),
             ),
         )
         if len(value) > FOLD_ITEMS or depth >= 2:

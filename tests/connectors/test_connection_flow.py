@@ -348,7 +348,7 @@ def test_eight_threads_refresh_once_and_share_the_new_token(simulator):
     assert len(minted) == 8 and len(set(minted)) == 1
     assert len(token_calls(simulator, "zoom")) == 1
     stored = Connection.objects.get(pk=connection.pk)
-    assert stored.access_token == tokens[0]
+    assert stored.access_token == minted[0]
     assert stored.status == Connection.Status.ACTIVE
 
 

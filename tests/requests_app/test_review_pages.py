@@ -95,8 +95,8 @@ def test_records_table_is_readable_not_a_json_dump(client, review):
         "id",
         "title",
         "agenda",
-        "settings.autoRecord",
         "settings.audio.mode",
+        "settings.autoRecord",
         "tags",
     ]
     assert "hostKey" not in table and "554433" not in table and "other@example.org" not in table

@@ -7,17 +7,19 @@ GET /api/v1/requests/{id}/records, GET /api/v1/connections.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.core.paginator import EmptyPage, Paginator
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from connectors.selectors import connection_list, connection_scope_report
-from portal.api_tokens import api_token_authenticate
+from portal.api_tokens import api_token_resolve, api_token_throttle
 from requests_app.models import PrivacyRequest, Record
 from requests_app.selectors import privacy_request_record_counts
 from requests_app.services.intake import NAME_MAX_LENGTH, privacy_request_create
@@ -25,29 +27,60 @@ from requests_app.services.intake import NAME_MAX_LENGTH, privacy_request_create
 RECORDS_PAGE_SIZE = 100
 
 
-def error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+# The largest id either database stores; a longer number in the path names nothing.
+_MAX_PK = 2**63 - 1
+_PAGE = re.compile(r"[0-9]{1,18}")  # ASCII digits only: str.isdigit() accepts "²"
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> JsonResponse:
+    """The one error shape: ``{"error": {"code", "message", ...}}``."""
+    return JsonResponse({"error": {"code": code, "message": message, **extra}}, status=status)
 
 
 def api_view(methods: tuple[str, ...]) -> Callable:
-    """Bearer-token authentication, method check and JSON errors for one endpoint."""
+    """Bearer-token authentication, rate limit, scope, method check and JSON errors.
+
+    In this order: an unusable token (unknown, expired, revoked, owner no longer
+    staff) is 401; a token over its budget is 429 with ``Retry-After``; a read-only
+    token is 403 on anything but a read; an unsupported method is 405. Whatever the
+    view raises while reading the body becomes a JSON 4xx, never Django's HTML page.
+    """
 
     def decorator(view: Callable) -> Callable:
         @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> JsonResponse:
             scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
-            user = api_token_authenticate(raw.strip()) if scheme.lower() == "bearer" else None
-            if user is None:
+            token = api_token_resolve(raw.strip()) if scheme.lower() == "bearer" else None
+            if token is None:
                 response = error(401, "unauthenticated", "A valid API token is required.")
                 response["WWW-Authenticate"] = 'Bearer realm="api"'
                 return response
+            if wait := api_token_throttle(token):
+                response = error(
+                    429, "rate_limited", f"Too many calls with this token; retry in {wait} s."
+                )
+                response["Retry-After"] = str(wait)
+                return response
+            if token.read_only and request.method not in _SAFE_METHODS:
+                return error(403, "read_only_token", "This token is read-only.")
             if request.method not in methods:
                 response = error(405, "method_not_allowed", f"Use {' or '.join(methods)}.")
                 response["Allow"] = ", ".join(methods)
                 return response
-            request.user = user
-            return view(request, *args, **kwargs)
+            if kwargs.get("pk", 0) > _MAX_PK:
+                return error(404, "not_found", "No such request.")
+            request.user = token.user
+            request.api_token = token
+            try:
+                return view(request, *args, **kwargs)
+            except RequestDataTooBig:
+                return error(
+                    413,
+                    "payload_too_large",
+                    f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+                )
 
         return wrapper
 
@@ -97,14 +130,9 @@ def serialize_request(privacy_request: PrivacyRequest) -> dict[str, Any]:
 def requests_collection(request: HttpRequest) -> JsonResponse:
     if request.method == "GET":
         return error(405, "method_not_allowed", "Listing is not offered; use POST.")
-    if request.content_type != "application/json":
-        return error(415, "unsupported_media_type", "Send a JSON body (application/json).")
-    try:
-        body = json.loads(request.body or b"")
-    except ValueError:
-        return error(400, "invalid_json", "The body is not valid JSON.")
-    if not isinstance(body, dict):
-        return error(400, "invalid_json", "The body must be a JSON object.")
+    body = _json_object(request)
+    if isinstance(body, JsonResponse):
+        return body
     name = body.get("name")
     try:
         privacy_request = privacy_request_create(
@@ -123,6 +151,21 @@ def requests_collection(request: HttpRequest) -> JsonResponse:
         )
     privacy_request.refresh_from_db()
     return JsonResponse(serialize_request(privacy_request), status=201)
+
+
+def _json_object(request: HttpRequest) -> dict[str, Any] | JsonResponse:
+    """The body as a JSON object, or the error answer saying why it is not one."""
+    if request.content_type != "application/json":
+        return error(415, "unsupported_media_type", "Send a JSON body (application/json).")
+    try:
+        body = json.loads(request.body)
+    except RecursionError:
+        return error(400, "invalid_json", "The body is nested too deeply.")
+    except ValueError:  # includes undecodable bytes and integers too long to convert
+        return error(400, "invalid_json", "The body is not valid JSON.")
+    if not isinstance(body, dict):
+        return error(400, "invalid_json", "The body must be a JSON object.")
+    return body
 
 
 # The service names its inputs as Python does; the API body says "type".
@@ -153,13 +196,15 @@ def request_records(request: HttpRequest, pk: int) -> JsonResponse:
     if privacy_request is None:
         return error(404, "not_found", "No such request.")
     records = Record.objects.filter(result__request=privacy_request).select_related("result")
-    if provider := request.GET.get("provider"):
-        records = records.filter(result__provider=provider)
-    if object_type := request.GET.get("object_type"):
-        records = records.filter(object_type=object_type)
+    filters = {"provider": "result__provider", "object_type": "object_type"}
+    for param, lookup in filters.items():
+        if value := request.GET.get(param):
+            if "\x00" in value:  # PostgreSQL cannot compare with a NUL character
+                return error(400, "invalid_parameter", f"{param} contains a NUL character.")
+            records = records.filter(**{lookup: value})
     page_param = request.GET.get("page", "1")
-    if not page_param.isdigit() or int(page_param) < 1:
-        return error(400, "invalid_page", "page must be a positive whole number.")
+    if not _PAGE.fullmatch(page_param) or int(page_param) < 1:
+        return error(400, "invalid_page", "page must be a positive whole number (ASCII digits).")
     paginator = Paginator(records.order_by("result_id", "object_type", "id"), RECORDS_PAGE_SIZE)
     try:
         page = paginator.page(int(page_param))
@@ -210,5 +255,6 @@ def connections(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"connections": items})
 
 
+@csrf_exempt  # a JSON 404 for every method, not the CSRF failure page
 def not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
     return error(404, "not_found", "No such endpoint.")

@@ -57,6 +57,17 @@ def _is_email(value: str) -> bool:
     return True
 
 
+def _storable(text: str) -> bool:
+    """Whether both databases can store ``text``: no NUL, no lone surrogate (not UTF-8)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _choice_error(choices: list[str]) -> str:
     return f"Select a valid choice. One of: {', '.join(choices)}."
 
@@ -91,6 +102,8 @@ def privacy_request_input_clean(
         name = ""
     if not isinstance(name, str):
         problems["name"] = "Must be a string."
+    elif not _storable(name):
+        problems["name"] = "Remove the NUL or unpaired surrogate characters."
     elif len(name.strip()) > NAME_MAX_LENGTH:
         problems["name"] = f"Use at most {NAME_MAX_LENGTH} characters."
     now = timezone.now()

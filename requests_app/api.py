@@ -6,6 +6,7 @@ GET /api/v1/requests/{id}/records, GET /api/v1/connections.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -22,7 +23,12 @@ from connectors.selectors import connection_list, connection_scope_report
 from portal.api_tokens import api_token_resolve, api_token_throttle
 from requests_app.models import PrivacyRequest, Record
 from requests_app.selectors import privacy_request_record_counts
-from requests_app.services.intake import NAME_MAX_LENGTH, privacy_request_create
+from requests_app.services.intake import (
+    NAME_MAX_LENGTH,
+    IdempotencyKeyReused,
+    privacy_request_create,
+    privacy_request_create_once,
+)
 
 RECORDS_PAGE_SIZE = 100
 
@@ -30,6 +36,7 @@ RECORDS_PAGE_SIZE = 100
 # The largest id either database stores; a longer number in the path names nothing.
 _MAX_PK = 2**63 - 1
 _PAGE = re.compile(r"[0-9]{1,18}")  # ASCII digits only: str.isdigit() accepts "²"
+_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -133,24 +140,50 @@ def requests_collection(request: HttpRequest) -> JsonResponse:
     body = _json_object(request)
     if isinstance(body, JsonResponse):
         return body
-    name = body.get("name")
-    try:
-        privacy_request = privacy_request_create(
-            request_type=body.get("type"),
-            email=body.get("email"),
-            # Longer names are cut rather than refused, as the API has always done.
-            name=name[:NAME_MAX_LENGTH] if isinstance(name, str) else name,
-            regulation=body.get("regulation"),
-            source=PrivacyRequest.Source.API,
-            created_by=request.user,
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+        return error(
+            400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 printable ASCII."
         )
+    name = body.get("name")
+    fields = {
+        "request_type": body.get("type"),
+        "email": body.get("email"),
+        # Longer names are cut rather than refused, as the API has always done.
+        "name": name[:NAME_MAX_LENGTH] if isinstance(name, str) else name,
+        "regulation": body.get("regulation"),
+        "source": PrivacyRequest.Source.API,
+        "created_by": request.user,
+    }
+    created = True
+    try:
+        if key is None:
+            privacy_request = privacy_request_create(**fields)
+        else:
+            privacy_request, created = privacy_request_create_once(
+                key=f"api:{key}", fingerprint=_fingerprint(body), **fields
+            )
     except ValidationError as exc:
-        return JsonResponse(
-            {"error": {"code": "invalid", "message": "Invalid request.", "fields": _fields(exc)}},
-            status=400,
+        return error(400, "invalid", "Invalid request.", fields=_fields(exc))
+    except RecursionError:  # parsed at the edge of the limit, too deep to fingerprint
+        return error(400, "invalid_json", "The body is nested too deeply.")
+    except IdempotencyKeyReused:
+        return error(
+            422,
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used with a different body.",
         )
     privacy_request.refresh_from_db()
-    return JsonResponse(serialize_request(privacy_request), status=201)
+    response = JsonResponse(serialize_request(privacy_request), status=201 if created else 200)
+    if not created:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _fingerprint(body: dict[str, Any]) -> str:
+    """The same digest for the same JSON object, whatever its key order or spacing."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 def _json_object(request: HttpRequest) -> dict[str, Any] | JsonResponse:

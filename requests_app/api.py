@@ -1,7 +1,9 @@
 """The JSON API for other systems: bearer-token auth, staff only, JSON errors.
 
 Interface (see docs/architecture.md, 'Data flow'): POST /api/v1/requests, GET /api/v1/requests/{id},
-GET /api/v1/requests/{id}/records, GET /api/v1/connections.
+GET /api/v1/requests/{id}/records, GET /api/v1/connections. Tokens expire, may be
+read-only and are rate limited; POST takes an ``Idempotency-Key``; every error is a
+4xx ``{"error": {"code", "message"}}`` (the README's "JSON API" lists them).
 """
 
 from __future__ import annotations
@@ -238,6 +240,8 @@ def request_records(request: HttpRequest, pk: int) -> JsonResponse:
     page_param = request.GET.get("page", "1")
     if not _PAGE.fullmatch(page_param) or int(page_param) < 1:
         return error(400, "invalid_page", "page must be a positive whole number (ASCII digits).")
+    # Records go out as stored. Credential fields in them (meeting passwords, join
+    # links) are to follow the review's selection rules once those exist.
     paginator = Paginator(records.order_by("result_id", "object_type", "id"), RECORDS_PAGE_SIZE)
     try:
         page = paginator.page(int(page_param))

@@ -52,8 +52,8 @@ def api_view(methods: tuple[str, ...]) -> Callable:
 
     In this order: an unusable token (unknown, expired, revoked, owner no longer
     staff) is 401; a token over its budget is 429 with ``Retry-After``; a read-only
-    token is 403 on anything but a read; an unsupported method is 405. Whatever the
-    view raises while reading the body becomes a JSON 4xx, never Django's HTML page.
+    token is 403 on anything but a read; an unsupported method is 405. A body over
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is a JSON 413, not Django's HTML 400.
     """
 
     def decorator(view: Callable) -> Callable:
@@ -81,7 +81,6 @@ def api_view(methods: tuple[str, ...]) -> Callable:
             if kwargs.get("pk", 0) > _MAX_PK:
                 return error(404, "not_found", "No such request.")
             request.user = token.user
-            request.api_token = token
             try:
                 return view(request, *args, **kwargs)
             except RequestDataTooBig:
@@ -138,7 +137,9 @@ def serialize_request(privacy_request: PrivacyRequest) -> dict[str, Any]:
 @api_view(("POST", "GET"))
 def requests_collection(request: HttpRequest) -> JsonResponse:
     if request.method == "GET":
-        return error(405, "method_not_allowed", "Listing is not offered; use POST.")
+        response = error(405, "method_not_allowed", "Listing is not offered; use POST.")
+        response["Allow"] = "POST"
+        return response
     body = _json_object(request)
     if isinstance(body, JsonResponse):
         return body

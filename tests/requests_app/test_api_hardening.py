@@ -156,7 +156,8 @@ def test_ten_megabyte_body_is_413_json(client, token):
 
 
 def test_unknown_methods_are_405_json(client, token):
-    for method, path in [("put", URL), ("patch", URL), ("delete", "/api/v1/connections")]:
+    cases = [("get", URL), ("put", URL), ("patch", URL), ("delete", "/api/v1/connections")]
+    for method, path in cases:
         response = getattr(client, method)(path, **auth(token))
         error = assert_envelope(response, 405, "method_not_allowed")
         assert error["message"]

@@ -8,7 +8,6 @@ read-only and are rate limited; POST takes an ``Idempotency-Key``; every error i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.core.paginator import EmptyPage, Paginator
 from django.http import HttpRequest, JsonResponse
+from django.utils.crypto import salted_hmac
 from django.views.decorators.csrf import csrf_exempt
 
 from connectors.selectors import connection_list, connection_scope_report
@@ -39,6 +39,7 @@ RECORDS_PAGE_SIZE = 100
 _MAX_PK = 2**63 - 1
 _PAGE = re.compile(r"[0-9]{1,18}")  # ASCII digits only: str.isdigit() accepts "²"
 _IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
+_FINGERPRINT_SALT = "requests_app.api.idempotency-fingerprint"
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -184,9 +185,12 @@ def requests_collection(request: HttpRequest) -> JsonResponse:
 
 
 def _fingerprint(body: dict[str, Any]) -> str:
-    """The same digest for the same JSON object, whatever its key order or spacing."""
+    """The same digest for the same JSON object, whatever its key order or spacing.
+
+    Keyed with SECRET_KEY, so the stored digest cannot be checked against guessed emails.
+    """
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+    return salted_hmac(_FINGERPRINT_SALT, canonical, algorithm="sha256").hexdigest()
 
 
 def _json_object(request: HttpRequest) -> dict[str, Any] | JsonResponse:

@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -86,14 +87,17 @@ def test_revoked_token_is_refused(client, token, staff_user):
 
 @override_settings(API_TOKEN_RATE_LIMIT="3/m")
 def test_rate_limit_per_token_answers_429_with_retry_after(client, token, staff_user):
-    for _ in range(3):
-        assert client.get("/api/v1/connections", **auth(token)).status_code == 200
-    limited = client.get("/api/v1/connections", **auth(token))
-    assert_envelope(limited, 429, "rate_limited")
-    assert 1 <= int(limited["Retry-After"]) <= 60
-    # Another token has its own budget.
-    other = api_token_create(user=staff_user)[1]
-    assert client.get("/api/v1/connections", **auth(other)).status_code == 200
+    # Frozen 15 s into a minute, so the fixed window cannot roll over mid-test.
+    now = timezone.now().replace(second=15, microsecond=0) + timedelta(minutes=1)
+    with time_machine.travel(now, tick=False):
+        for _ in range(3):
+            assert client.get("/api/v1/connections", **auth(token)).status_code == 200
+        limited = client.get("/api/v1/connections", **auth(token))
+        assert_envelope(limited, 429, "rate_limited")
+        assert limited["Retry-After"] == "45"
+        # Another token has its own budget.
+        other = api_token_create(user=staff_user)[1]
+        assert client.get("/api/v1/connections", **auth(other)).status_code == 200
 
 
 # Item 8: bad input is a 4xx JSON envelope.

@@ -1,53 +1,95 @@
 """The JSON API for other systems: bearer-token auth, staff only, JSON errors.
 
 Interface (see docs/architecture.md, 'Data flow'): POST /api/v1/requests, GET /api/v1/requests/{id},
-GET /api/v1/requests/{id}/records, GET /api/v1/connections.
+GET /api/v1/requests/{id}/records, GET /api/v1/connections. Tokens expire, may be
+read-only and are rate limited; POST takes an ``Idempotency-Key``; every error is a
+4xx ``{"error": {"code", "message"}}`` (the README's "JSON API" lists them).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.core.paginator import EmptyPage, Paginator
 from django.http import HttpRequest, JsonResponse
+from django.utils.crypto import salted_hmac
 from django.views.decorators.csrf import csrf_exempt
 
 from connectors.selectors import connection_list, connection_scope_report
-from portal.api_tokens import api_token_authenticate
+from portal.api_tokens import api_token_resolve, api_token_throttle
 from requests_app.models import PrivacyRequest, Record
 from requests_app.selectors import privacy_request_record_counts
-from requests_app.services.intake import NAME_MAX_LENGTH, privacy_request_create
+from requests_app.services.intake import (
+    NAME_MAX_LENGTH,
+    IdempotencyKeyReused,
+    privacy_request_create,
+    privacy_request_create_once,
+)
 
 RECORDS_PAGE_SIZE = 100
 
 
-def error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+# The largest id either database stores; a longer number in the path names nothing.
+_MAX_PK = 2**63 - 1
+_PAGE = re.compile(r"[0-9]{1,18}")  # ASCII digits only: str.isdigit() accepts "²"
+_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
+_FINGERPRINT_SALT = "requests_app.api.idempotency-fingerprint"
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> JsonResponse:
+    """The one error shape: ``{"error": {"code", "message", ...}}``."""
+    return JsonResponse({"error": {"code": code, "message": message, **extra}}, status=status)
 
 
 def api_view(methods: tuple[str, ...]) -> Callable:
-    """Bearer-token authentication, method check and JSON errors for one endpoint."""
+    """Bearer-token authentication, rate limit, scope, method check and JSON errors.
+
+    In this order: an unusable token (unknown, expired, revoked, owner no longer
+    staff) is 401; a token over its budget is 429 with ``Retry-After``; a read-only
+    token is 403 on anything but a read; an unsupported method is 405. A body over
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is a JSON 413, not Django's HTML 400.
+    """
 
     def decorator(view: Callable) -> Callable:
         @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> JsonResponse:
             scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
-            user = api_token_authenticate(raw.strip()) if scheme.lower() == "bearer" else None
-            if user is None:
+            token = api_token_resolve(raw.strip()) if scheme.lower() == "bearer" else None
+            if token is None:
                 response = error(401, "unauthenticated", "A valid API token is required.")
                 response["WWW-Authenticate"] = 'Bearer realm="api"'
                 return response
+            if wait := api_token_throttle(token):
+                response = error(
+                    429, "rate_limited", f"Too many calls with this token; retry in {wait} s."
+                )
+                response["Retry-After"] = str(wait)
+                return response
+            if token.read_only and request.method not in _SAFE_METHODS:
+                return error(403, "read_only_token", "This token is read-only.")
             if request.method not in methods:
                 response = error(405, "method_not_allowed", f"Use {' or '.join(methods)}.")
                 response["Allow"] = ", ".join(methods)
                 return response
-            request.user = user
-            return view(request, *args, **kwargs)
+            if kwargs.get("pk", 0) > _MAX_PK:
+                return error(404, "not_found", "No such request.")
+            request.user = token.user
+            try:
+                return view(request, *args, **kwargs)
+            except RequestDataTooBig:
+                return error(
+                    413,
+                    "payload_too_large",
+                    f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+                )
 
         return wrapper
 
@@ -96,33 +138,74 @@ def serialize_request(privacy_request: PrivacyRequest) -> dict[str, Any]:
 @api_view(("POST", "GET"))
 def requests_collection(request: HttpRequest) -> JsonResponse:
     if request.method == "GET":
-        return error(405, "method_not_allowed", "Listing is not offered; use POST.")
+        response = error(405, "method_not_allowed", "Listing is not offered; use POST.")
+        response["Allow"] = "POST"
+        return response
+    body = _json_object(request)
+    if isinstance(body, JsonResponse):
+        return body
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+        return error(
+            400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 printable ASCII."
+        )
+    name = body.get("name")
+    fields = {
+        "request_type": body.get("type"),
+        "email": body.get("email"),
+        # Longer names are cut rather than refused, as the API has always done.
+        "name": name[:NAME_MAX_LENGTH] if isinstance(name, str) else name,
+        "regulation": body.get("regulation"),
+        "source": PrivacyRequest.Source.API,
+        "created_by": request.user,
+    }
+    created = True
+    try:
+        if key is None:
+            privacy_request = privacy_request_create(**fields)
+        else:
+            privacy_request, created = privacy_request_create_once(
+                key=f"api:{key}", fingerprint=_fingerprint(body), **fields
+            )
+    except ValidationError as exc:
+        return error(400, "invalid", "Invalid request.", fields=_fields(exc))
+    except RecursionError:  # parsed at the edge of the limit, too deep to fingerprint
+        return error(400, "invalid_json", "The body is nested too deeply.")
+    except IdempotencyKeyReused:
+        return error(
+            422,
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used with a different body.",
+        )
+    privacy_request.refresh_from_db()
+    response = JsonResponse(serialize_request(privacy_request), status=201 if created else 200)
+    if not created:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _fingerprint(body: dict[str, Any]) -> str:
+    """The same digest for the same JSON object, whatever its key order or spacing.
+
+    Keyed with SECRET_KEY, so the stored digest cannot be checked against guessed emails.
+    """
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return salted_hmac(_FINGERPRINT_SALT, canonical, algorithm="sha256").hexdigest()
+
+
+def _json_object(request: HttpRequest) -> dict[str, Any] | JsonResponse:
+    """The body as a JSON object, or the error answer saying why it is not one."""
     if request.content_type != "application/json":
         return error(415, "unsupported_media_type", "Send a JSON body (application/json).")
     try:
-        body = json.loads(request.body or b"")
-    except ValueError:
+        body = json.loads(request.body)
+    except RecursionError:
+        return error(400, "invalid_json", "The body is nested too deeply.")
+    except ValueError:  # includes undecodable bytes and integers too long to convert
         return error(400, "invalid_json", "The body is not valid JSON.")
     if not isinstance(body, dict):
         return error(400, "invalid_json", "The body must be a JSON object.")
-    name = body.get("name")
-    try:
-        privacy_request = privacy_request_create(
-            request_type=body.get("type"),
-            email=body.get("email"),
-            # Longer names are cut rather than refused, as the API has always done.
-            name=name[:NAME_MAX_LENGTH] if isinstance(name, str) else name,
-            regulation=body.get("regulation"),
-            source=PrivacyRequest.Source.API,
-            created_by=request.user,
-        )
-    except ValidationError as exc:
-        return JsonResponse(
-            {"error": {"code": "invalid", "message": "Invalid request.", "fields": _fields(exc)}},
-            status=400,
-        )
-    privacy_request.refresh_from_db()
-    return JsonResponse(serialize_request(privacy_request), status=201)
+    return body
 
 
 # The service names its inputs as Python does; the API body says "type".
@@ -153,13 +236,17 @@ def request_records(request: HttpRequest, pk: int) -> JsonResponse:
     if privacy_request is None:
         return error(404, "not_found", "No such request.")
     records = Record.objects.filter(result__request=privacy_request).select_related("result")
-    if provider := request.GET.get("provider"):
-        records = records.filter(result__provider=provider)
-    if object_type := request.GET.get("object_type"):
-        records = records.filter(object_type=object_type)
+    filters = {"provider": "result__provider", "object_type": "object_type"}
+    for param, lookup in filters.items():
+        if value := request.GET.get(param):
+            if "\x00" in value:  # PostgreSQL cannot compare with a NUL character
+                return error(400, "invalid_parameter", f"{param} contains a NUL character.")
+            records = records.filter(**{lookup: value})
     page_param = request.GET.get("page", "1")
-    if not page_param.isdigit() or int(page_param) < 1:
-        return error(400, "invalid_page", "page must be a positive whole number.")
+    if not _PAGE.fullmatch(page_param) or int(page_param) < 1:
+        return error(400, "invalid_page", "page must be a positive whole number (ASCII digits).")
+    # Records go out as stored. Credential fields in them (meeting passwords, join
+    # links) are to follow the review's selection rules once those exist.
     paginator = Paginator(records.order_by("result_id", "object_type", "id"), RECORDS_PAGE_SIZE)
     try:
         page = paginator.page(int(page_param))
@@ -210,5 +297,6 @@ def connections(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"connections": items})
 
 
+@csrf_exempt  # a JSON 404 for every method, not the CSRF failure page
 def not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
     return error(404, "not_found", "No such endpoint.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 from django import forms
 
@@ -56,6 +57,11 @@ class PrivacyRequestCreateForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
         help_text="When the request reached us; leave empty for now. The due date counts from it.",
+    )
+    # One-time token against double submission: a second POST of the same rendered
+    # form goes to the request the first one created (see the request_new view).
+    form_token = forms.CharField(
+        widget=forms.HiddenInput, required=False, initial=lambda: uuid.uuid4().hex
     )
 
 

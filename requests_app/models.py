@@ -346,3 +346,41 @@ class Report(models.Model):
     @property
     def is_current(self) -> bool:
         return self.superseded_at is None
+
+
+class IntakeLock(models.Model):
+    """A row to lock while checking a new request against open ones for the same email.
+
+    Emails hash to one of a fixed number of slots, so the table holds no personal
+    data and stays small; two emails sharing a slot only wait for each other.
+    """
+
+    slot = models.PositiveIntegerField(primary_key=True)
+
+    def __str__(self) -> str:
+        return f"intake lock {self.slot}"
+
+
+class IdempotencyKey(models.Model):
+    """A client's key for one request creation: the same key and body replay its result.
+
+    Keys belong to the user who sent them (API keys and staff form tokens are kept
+    apart by a prefix) and expire; ``fingerprint`` is a digest of the body.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=300)
+    fingerprint = models.CharField(max_length=64)
+    privacy_request = models.ForeignKey(
+        PrivacyRequest, null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="one_idempotency_key_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"idempotency key {self.pk} of user {self.user_id}"

@@ -8,7 +8,8 @@ one transaction.
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -19,9 +20,20 @@ from django.utils import timezone
 from connectors.emails import email_normalize
 from portal.audit import audit_record
 from portal.models import AuditEvent, User
-from requests_app.models import PrivacyRequest, Regulation, RequestType
+from requests_app.models import (
+    IdempotencyKey,
+    IntakeLock,
+    PrivacyRequest,
+    Regulation,
+    RequestType,
+)
 from requests_app.services.due_dates import due_at_compute
 from requests_app.services.fetching import fetch_start
+
+# How long a client's Idempotency-Key (or a staff form's one-time token) replays its request.
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+# Emails hash to this many lock rows; see ``IntakeLock``.
+INTAKE_LOCK_SLOTS = 1024
 
 EMAIL_MAX_LENGTH = PrivacyRequest._meta.get_field("subject_email").max_length
 NAME_MAX_LENGTH = PrivacyRequest._meta.get_field("subject_name").max_length
@@ -49,6 +61,17 @@ def _is_email(value: str) -> bool:
     try:
         validate_email(value)
     except ValidationError:
+        return False
+    return True
+
+
+def _storable(text: str) -> bool:
+    """Whether both databases can store ``text``: no NUL, no lone surrogate (not UTF-8)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
         return False
     return True
 
@@ -87,6 +110,8 @@ def privacy_request_input_clean(
         name = ""
     if not isinstance(name, str):
         problems["name"] = "Must be a string."
+    elif not _storable(name):
+        problems["name"] = "Remove the NUL or unpaired surrogate characters."
     elif len(name.strip()) > NAME_MAX_LENGTH:
         problems["name"] = f"Use at most {NAME_MAX_LENGTH} characters."
     now = timezone.now()
@@ -116,6 +141,9 @@ def privacy_request_create(
 ) -> PrivacyRequest:
     """Validate and store a new request, flag a likely duplicate, audit, start its work.
 
+    The duplicate check runs under a lock on the email's ``IntakeLock`` row, so of
+    several identical requests arriving at once all but the first are flagged.
+
     An access request starts fetching from every API connection; the tasks are
     enqueued when the transaction commits, so a failure leaves no half-made request.
     (A public form's request will wait for the subject to confirm the address first.)
@@ -128,8 +156,12 @@ def privacy_request_create(
         source=source,
         received_at=received_at,
     )
-    due_at = due_at_compute(regulation=data["regulation"], received_at=data["received_at"])
     with transaction.atomic():
+        _intake_lock(data["email"])
+        if received_at is None:
+            # Stamped under the lock, so "received first" is also "checked first".
+            data["received_at"] = timezone.now()
+        due_at = due_at_compute(regulation=data["regulation"], received_at=data["received_at"])
         privacy_request = PrivacyRequest.objects.create(
             request_type=data["request_type"],
             subject_email=data["email"],
@@ -157,3 +189,53 @@ def privacy_request_create(
         if privacy_request.request_type == RequestType.ACCESS:
             fetch_start(privacy_request=privacy_request, actor=created_by)
     return privacy_request
+
+
+def _intake_lock(email: str) -> None:
+    """Hold the email's lock row until the transaction ends.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE`` on the row (inserted first if missing;
+    a concurrent insert of the same slot waits for the other transaction). SQLite:
+    the insert is a write, which takes the database's single write lock (and the
+    IMMEDIATE transactions set in settings take it at BEGIN already).
+    """
+    digest = hashlib.sha256(email.encode("utf-8", "surrogatepass")).digest()
+    slot = int.from_bytes(digest[:4], "big") % INTAKE_LOCK_SLOTS
+    IntakeLock.objects.bulk_create([IntakeLock(slot=slot)], ignore_conflicts=True)
+    list(IntakeLock.objects.select_for_update().filter(slot=slot))
+
+
+class IdempotencyKeyReused(Exception):
+    """The key was already used, within its lifetime, for a different body."""
+
+
+def privacy_request_create_once(
+    *, key: str, fingerprint: str, created_by: User, **fields: Any
+) -> tuple[PrivacyRequest, bool]:
+    """``privacy_request_create`` at most once per (user, key): (request, created).
+
+    A repeat with the same ``fingerprint`` returns the request the first call made
+    (created False); one with another fingerprint raises ``IdempotencyKeyReused``.
+    Concurrent calls with one key wait on its row, so exactly one creates. If the
+    creation fails (``ValidationError``), the key is not kept and may be used again.
+    Keys lapse after ``IDEMPOTENCY_KEY_TTL``.
+    """
+    now = timezone.now()
+    IdempotencyKey.objects.filter(expires_at__lte=now).delete()
+    with transaction.atomic():
+        fresh = IdempotencyKey(
+            user=created_by, key=key, fingerprint=fingerprint, expires_at=now + IDEMPOTENCY_KEY_TTL
+        )
+        IdempotencyKey.objects.bulk_create([fresh], ignore_conflicts=True)
+        row = IdempotencyKey.objects.select_for_update().get(user=created_by, key=key)
+        if row.privacy_request is not None and row.expires_at > now:
+            if row.fingerprint != fingerprint:
+                raise IdempotencyKeyReused(key)
+            return row.privacy_request, False
+        privacy_request = privacy_request_create(created_by=created_by, **fields)
+        row.privacy_request = privacy_request
+        row.fingerprint = fingerprint
+        row.created_at = now
+        row.expires_at = now + IDEMPOTENCY_KEY_TTL
+        row.save()
+    return privacy_request, True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -21,9 +23,10 @@ from requests_app.forms import (
 from requests_app.models import PrivacyRequest, RequestType
 from requests_app.services.due_dates import privacy_request_extend
 from requests_app.services.fetching import RETRYABLE_RESULT_STATUSES, fetch_retry, fetch_start
-from requests_app.services.intake import privacy_request_create
+from requests_app.services.intake import privacy_request_create, privacy_request_create_once
 
 PAGE_SIZE = 50
+_FORM_TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
 @staff_required
@@ -54,19 +57,35 @@ def request_new(request: HttpRequest) -> HttpResponse:
     form = PrivacyRequestCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        fields = {
+            "request_type": data["request_type"],
+            "email": data["email"],
+            "name": data["name"],
+            "regulation": data["regulation"],
+            "source": PrivacyRequest.Source.STAFF,
+            "received_at": data["received_at"],
+            "created_by": request.user,
+        }
+        form_token = data.get("form_token", "")
+        created = True
         try:
-            privacy_request = privacy_request_create(
-                request_type=data["request_type"],
-                email=data["email"],
-                name=data["name"],
-                regulation=data["regulation"],
-                source=PrivacyRequest.Source.STAFF,
-                received_at=data["received_at"],
-                created_by=request.user,
-            )
+            if _FORM_TOKEN.fullmatch(form_token):
+                # Any body: a resubmitted form is the same submission, even if edited.
+                privacy_request, created = privacy_request_create_once(
+                    key=f"form:{form_token}", fingerprint="staff-form", **fields
+                )
+            else:  # a client that did not render the form
+                privacy_request = privacy_request_create(**fields)
         except ValidationError as exc:
             _add_service_errors(form, exc)
         else:
+            if not created:
+                messages.info(
+                    request,
+                    f"This form was already submitted; {privacy_request} is the request it "
+                    "created. Nothing new was created.",
+                )
+                return redirect("requests:detail", pk=privacy_request.pk)
             messages.success(request, f"{privacy_request} created.")
             if privacy_request.possible_duplicate_of_id:
                 messages.warning(

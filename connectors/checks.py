@@ -29,8 +29,9 @@ class BaseUrl:
     port: int | None
 
     @property
-    def is_loopback(self) -> bool:
-        if self.host == "localhost":
+    def is_local(self) -> bool:
+        """This machine, or a ``.invalid`` placeholder (never resolves, RFC 6761)."""
+        if self.host == "localhost" or self.host.endswith(".invalid"):
             return True
         try:
             return ipaddress.ip_address(self.host.strip("[]")).is_loopback
@@ -136,9 +137,9 @@ def check_base_urls(app_configs=None, **kwargs):
             continue
         if settings.IS_PRODUCTION:
             errors.append(Error(f"{name} must use https in production.", id="connectors.E002"))
-        elif name in _PROVIDER_URL_SETTINGS and not url.is_loopback:
+        elif name in _PROVIDER_URL_SETTINGS and not url.is_local:
             # Tokens and client secrets travel to these hosts: in clear text only to
-            # the local simulator.
+            # the local simulator (or a placeholder host nothing answers for).
             errors.append(
                 Error(
                     f"{name} must use https unless it points at this machine (the simulator).",

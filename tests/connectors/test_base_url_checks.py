@@ -99,6 +99,7 @@ def test_production_requires_https_everywhere(configure, name):
 @pytest.mark.parametrize("name", ["WEBEX_BASE_URL", "ZOOM_OAUTH_BASE_URL", "ZOOM_API_BASE_URL"])
 def test_provider_urls_over_http_only_reach_the_local_simulator(configure, name):
     assert configure(**{name: "http://127.0.0.1:9100/x"}) == []
+    assert configure(**{name: "http://zoom.simulator.invalid/x"}) == []  # never resolves
 
     errors = configure(**{name: "http://webexapis.com/v1"})
 

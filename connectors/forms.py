@@ -1,6 +1,9 @@
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
-from connectors.models import Connection
+from connectors.models import ESCALATION_DAYS_BOUNDS, REMINDER_DAYS_BOUNDS, Connection
+
+_DAY_BOUNDS = {"reminder_days": REMINDER_DAYS_BOUNDS, "escalation_days": ESCALATION_DAYS_BOUNDS}
 
 
 class ConnectionCreateForm(forms.ModelForm):
@@ -27,6 +30,18 @@ class ConnectionCreateForm(forms.ModelForm):
             "access_mode": "Direct Contact only: requests go to the contact person, not the API.",
             "escalation_policy": "What happens when the contact person does not answer in time.",
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The model's bounds, checked here too (a clear error next to the field
+        # before any model validation) and shown to the browser.
+        for name, (low, high) in _DAY_BOUNDS.items():
+            field = self.fields[name]
+            field.min_value, field.max_value = low, high
+            field.validators = [
+                v for v in field.validators if not isinstance(v, MinValueValidator)
+            ] + [MinValueValidator(low), MaxValueValidator(high)]
+            field.widget.attrs.update(min=low, max=high)
 
     def clean(self):
         cleaned = super().clean()

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from portal.crypto import EncryptedSecretField
+
+# Sane bounds for the Direct Contact numbers: the database (SQLite) would store any
+# integer, and a request must be answered within months, not centuries.
+REMINDER_DAYS_BOUNDS = (1, 90)
+ESCALATION_DAYS_BOUNDS = (1, 365)
+
+
+def _bounded(bounds: tuple[int, int]) -> list:
+    return [MinValueValidator(bounds[0]), MaxValueValidator(bounds[1])]
 
 
 class Provider(models.TextChoices):
@@ -73,8 +83,12 @@ class Connection(models.Model):
     escalation_policy = models.CharField(
         max_length=8, choices=EscalationPolicy.choices, default=EscalationPolicy.BLOCK
     )
-    reminder_days = models.PositiveSmallIntegerField(default=5)
-    escalation_days = models.PositiveSmallIntegerField(default=14)
+    reminder_days = models.PositiveSmallIntegerField(
+        default=5, validators=_bounded(REMINDER_DAYS_BOUNDS)
+    )
+    escalation_days = models.PositiveSmallIntegerField(
+        default=14, validators=_bounded(ESCALATION_DAYS_BOUNDS)
+    )
     owners = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -118,6 +119,12 @@ class WebexProvider:
         return LinkPager(client, path, params=params, start_cursor=start_cursor)
 
     def verify(self, client: ApiClient) -> VerifyResult:
+        """The person who connected must be an administrator (read-only is enough).
+
+        Admin scopes do nothing for a non-administrator: the org-wide meeting list
+        would silently hold only their own meetings (see docs/providers.md, 'Webex:
+        roles and admin').
+        """
         try:
             me = client.get("/people/me").json()
         except Unauthorized as exc:
@@ -126,12 +133,20 @@ class WebexProvider:
             ) from exc
         emails = me.get("emails") or []
         account = emails[0] if emails and isinstance(emails[0], str) else ""
-        if not _holds_admin_role(me.get("roles")):
-            # Admin scopes do nothing for a non-administrator: the org-wide meeting
-            # list would silently hold only their own meetings.
+        is_admin = admin_role_held(me.get("roles"))
+        if is_admin is False:
             raise VerificationFailed(
                 "The person who connected Webex is not a Webex administrator, so only their "
-                "own meetings would be searched. Reconnect as a full administrator."
+                f"own meetings would be searched. {RECOMMENDED_ROLE_ADVICE}"
+            )
+        notes: list[str] = []
+        if is_admin is None:
+            # The roles cannot be read: let the admin listing below decide.
+            notes.append(
+                "Webex did not say which roles the person who connected holds; the connection "
+                "was accepted because it could list the organisation's meetings. If they are "
+                "not an administrator only their own meetings will be found. "
+                + RECOMMENDED_ROLE_ADVICE
             )
         now = timezone.now()
         try:
@@ -147,10 +162,11 @@ class WebexProvider:
         except (Forbidden, ScopeMissing) as exc:
             raise VerificationFailed(
                 "Webex did not let this account list the organisation's meetings. The person "
-                "who connected must be a Webex full or content administrator, and the "
-                f"integration must have the {LIST_MEETINGS_ADMIN_SCOPE} scope."
+                "who connected must be a Webex administrator (read-only administrator is "
+                "enough and recommended), and the integration must have the "
+                f"{LIST_MEETINGS_ADMIN_SCOPE} scope."
             ) from exc
-        return VerifyResult(account=account)
+        return VerifyResult(account=account, notes=notes)
 
     def fetch_access(
         self, client: ApiClient, email: str, *, checkpoint: dict[str, Any] | None = None
@@ -158,23 +174,44 @@ class WebexProvider:
         return fetch_access(client, email, checkpoint=checkpoint)
 
 
-ADMIN_ROLE_SUFFIXES = ("/ROLE/id_full_admin",)
+# Roles that may read every meeting in the organisation. The read-only administrator
+# is the least privilege for a tool that only reads.
+ADMIN_ROLES = frozenset({"id_readonly_admin", "id_full_admin"})
+RECOMMENDED_ROLE_ADVICE = (
+    "Reconnect as a Webex read-only administrator (recommended: it is the least "
+    "privilege this tool needs) or a full administrator."
+)
+_ROLE_URI = re.compile(r"ciscospark://[^/\s]+/ROLE/(?P<name>[A-Za-z0-9_.-]+)")
 
 
-def _holds_admin_role(roles) -> bool:
-    """Webex role IDs are base64 of ``ciscospark://<region>/ROLE/<name>``."""
+def admin_role_held(roles: Any) -> bool | None:
+    """Whether ``/people/me``'s ``roles`` include an administrator role that may read.
+
+    Role IDs are base64 of ``ciscospark://<region>/ROLE/<name>``. Answers None when
+    it cannot be decided (no list, or an ID that does not decode to a role): a
+    role we cannot read might be the one that counts.
+    """
     if not isinstance(roles, list):
-        return False
+        return None
+    decided = True
     for role in roles:
-        if not isinstance(role, str):
-            continue
-        try:
-            decoded = base64.urlsafe_b64decode(role + "=" * (-len(role) % 4)).decode()
-        except (ValueError, UnicodeDecodeError):
-            continue
-        if decoded.endswith(ADMIN_ROLE_SUFFIXES):
+        name = _role_name(role)
+        if name in ADMIN_ROLES:
             return True
-    return False
+        if name is None:
+            decided = False
+    return False if decided else None
+
+
+def _role_name(role: Any) -> str | None:
+    if not isinstance(role, str):
+        return None
+    try:
+        decoded = base64.urlsafe_b64decode(role + "=" * (-len(role) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    match = _ROLE_URI.fullmatch(decoded)
+    return match["name"] if match else None
 
 
 def _iso(moment) -> str:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 import connectors.providers.zoom_scopes as zs
 from connectors.exceptions import ScopeMissing, Unauthorized, safe_path
@@ -91,15 +94,23 @@ class ZoomProvider:
     def parse_token_response(self, payload: dict, *, requested: tuple[str, ...]) -> TokenSet:
         scope = payload.get("scope") if isinstance(payload, dict) else None
         granted = tuple(scope.split()) if isinstance(scope, str) else tuple(requested)
+        # Checked on every token response (code exchange and refresh both land here).
         api_url = payload.get("api_url") if isinstance(payload, dict) else None
         return token_set_from_payload(
-            payload, granted_scopes=granted, api_base_url=_valid_api_url(api_url)
+            payload,
+            granted_scopes=granted,
+            api_base_url=_checked_api_url(api_url, where="token response"),
         )
 
     def api_base_url(self, stored: str) -> str:
-        """Zoom's token names a regional host (``api_url``); the API lives under /v2."""
-        if stored:
-            return f"{stored.rstrip('/')}/v2"
+        """Zoom's token names a regional host (``api_url``); the API lives under /v2.
+
+        The stored value is checked again, so a row saved under an older, looser
+        check cannot send the token elsewhere.
+        """
+        checked = _checked_api_url(stored, where="stored connection") if stored else ""
+        if checked:
+            return f"{checked.rstrip('/')}/v2"
         return settings.ZOOM_API_BASE_URL
 
     def scope_missing(self, status: int, provider_code: int | None) -> bool:
@@ -157,22 +168,87 @@ class ZoomProvider:
         return fetch_access(client, email, checkpoint=checkpoint)
 
 
-def _valid_api_url(value: Any) -> str:
-    """Accept Zoom's own hosts (or the configured API host, e.g. the simulator) only.
+# Zoom's API hosts: the global one and the regional clusters (eu01api, sg01api,
+# sa01api...); see docs/providers.md, 'Zoom: OAuth and tokens'.
+_ZOOM_API_HOST = re.compile(r"(?:api|[a-z]{2}[0-9]{2}api)\.zoom\.us", re.ASCII)
+# Deliberately narrower than RFC 3986: an ASCII host name or a bracketed IPv6 literal,
+# an optional numeric port and a plain path. No userinfo, backslash, percent-escape,
+# whitespace, query or fragment can get through, so there is nothing for ``requests``
+# to read differently from this check.
+_API_URL = re.compile(
+    r"(?P<scheme>https?)://"
+    r"(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+    r"(?::(?P<port>[0-9]{1,5}))?"
+    r"(?P<path>(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*)/?",
+    re.ASCII,
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
-    The token response decides where every later call (with the token) goes, so an
-    unexpected host is ignored rather than trusted.
+
+def zoom_api_url(value: Any) -> str:
+    """The API base named by a token's ``api_url`` if the token may go there, else "".
+
+    It decides where every later call (with the bearer token) goes, so only https to a
+    Zoom API host on the default port is accepted, or exactly the configured
+    ``ZOOM_API_BASE_URL``'s scheme, host and port (the simulator). The answer is rebuilt
+    from the parsed parts and cross-checked against urllib3's parser, which is what
+    ``requests`` connects with. An empty answer means: keep the configured base.
     """
     if not isinstance(value, str):
         return ""
-    parts = urlsplit(value)
-    configured = urlsplit(settings.ZOOM_API_BASE_URL)
-    host = (parts.hostname or "").lower()
-    zoom_host = parts.scheme == "https" and (host == "zoom.us" or host.endswith(".zoom.us"))
-    same_as_configured = (parts.scheme, parts.netloc) == (configured.scheme, configured.netloc)
-    if not (zoom_host or same_as_configured):
+    match = _API_URL.fullmatch(value)
+    if match is None:
         return ""
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+    scheme = match["scheme"]
+    host = match["host"].lower()
+    port = int(match["port"]) if match["port"] else _DEFAULT_PORTS[scheme]
+    if not (_is_zoom_api_host(scheme, host, port) or _is_configured_host(scheme, host, port)):
+        return ""
+    if _connects_to(value) != (host, port):
+        return ""
+    netloc = host if port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    return f"{scheme}://{netloc}{match['path']}"
+
+
+def _is_zoom_api_host(scheme: str, host: str, port: int) -> bool:
+    return scheme == "https" and port == 443 and _ZOOM_API_HOST.fullmatch(host) is not None
+
+
+def _is_configured_host(scheme: str, host: str, port: int) -> bool:
+    configured = urlsplit(settings.ZOOM_API_BASE_URL)
+    try:
+        configured_port = configured.port or _DEFAULT_PORTS.get(configured.scheme)
+    except ValueError:
+        return False
+    return (scheme, host, port) == (
+        configured.scheme,
+        (configured.hostname or "").lower(),
+        configured_port,
+    )
+
+
+def _connects_to(url: str) -> tuple[str, int] | None:
+    """(host, port) urllib3 (under ``requests``) would open a connection to."""
+    try:
+        parsed = parse_url(url)
+    except LocationParseError:
+        return None
+    scheme = (parsed.scheme or "").lower()
+    if scheme not in _DEFAULT_PORTS or not parsed.host or parsed.auth:
+        return None
+    return parsed.host.lower(), parsed.port or _DEFAULT_PORTS[scheme]
+
+
+def _checked_api_url(value: Any, *, where: str) -> str:
+    """``zoom_api_url``, logging a refusal so staff can see a base was not trusted."""
+    accepted = zoom_api_url(value)
+    if value and not accepted:
+        logger.warning(
+            "provider=zoom api_url from the %s refused; the configured API base is used: %r",
+            where,
+            str(value)[:200],
+        )
+    return accepted
 
 
 class PageTokenPager:

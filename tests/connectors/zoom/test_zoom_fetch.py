@@ -384,7 +384,9 @@ def test_without_the_list_scope_the_scan_is_skipped(zoom):
 
 
 def test_the_api_url_from_the_token_response_is_used(zoom, settings):
-    settings.ZOOM_API_BASE_URL = "http://127.0.0.1:9/v2"  # nothing listens there
+    # Same host and port as the simulator (the only non-Zoom host an api_url may name),
+    # but a path that serves nothing: the records can only come from the token's api_url.
+    settings.ZOOM_API_BASE_URL = f"{zoom.base_url}/nowhere/v2"
     connection = simulator_connection(zoom, "zoom", account="full")
 
     client = api_client_for(connection)

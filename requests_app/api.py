@@ -16,14 +16,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
-from django.core.paginator import EmptyPage, Paginator
 from django.http import HttpRequest, JsonResponse
 from django.utils.crypto import salted_hmac
 from django.views.decorators.csrf import csrf_exempt
 
 from connectors.selectors import connection_list, connection_scope_report
 from portal.api_tokens import api_token_resolve, api_token_throttle
-from requests_app.models import PrivacyRequest, Record
+from requests_app.models import PrivacyRequest
 from requests_app.selectors import privacy_request_record_counts
 from requests_app.services.intake import (
     NAME_MAX_LENGTH,
@@ -79,7 +78,7 @@ def api_view(methods: tuple[str, ...]) -> Callable:
                 response = error(405, "method_not_allowed", f"Use {' or '.join(methods)}.")
                 response["Allow"] = ", ".join(methods)
                 return response
-            if kwargs.get("pk", 0) > _MAX_PK:
+            if any(isinstance(v, int) and v > _MAX_PK for v in kwargs.values()):
                 return error(404, "not_found", "No such request.")
             request.user = token.user
             try:
@@ -228,49 +227,6 @@ def request_detail(request: HttpRequest, pk: int) -> JsonResponse:
     if privacy_request is None:
         return error(404, "not_found", "No such request.")
     return JsonResponse(serialize_request(privacy_request))
-
-
-@api_view(("GET",))
-def request_records(request: HttpRequest, pk: int) -> JsonResponse:
-    privacy_request = _get_request(pk)
-    if privacy_request is None:
-        return error(404, "not_found", "No such request.")
-    records = Record.objects.filter(result__request=privacy_request).select_related("result")
-    filters = {"provider": "result__provider", "object_type": "object_type"}
-    for param, lookup in filters.items():
-        if value := request.GET.get(param):
-            if "\x00" in value:  # PostgreSQL cannot compare with a NUL character
-                return error(400, "invalid_parameter", f"{param} contains a NUL character.")
-            records = records.filter(**{lookup: value})
-    page_param = request.GET.get("page", "1")
-    if not _PAGE.fullmatch(page_param) or int(page_param) < 1:
-        return error(400, "invalid_page", "page must be a positive whole number (ASCII digits).")
-    # Records go out as stored. Credential fields in them (meeting passwords, join
-    # links) are to follow the review's selection rules once those exist.
-    paginator = Paginator(records.order_by("result_id", "object_type", "id"), RECORDS_PAGE_SIZE)
-    try:
-        page = paginator.page(int(page_param))
-    except EmptyPage:
-        return error(404, "page_out_of_range", f"There are {paginator.num_pages} pages.")
-    return JsonResponse(
-        {
-            "request": privacy_request.pk,
-            "page": page.number,
-            "pages": paginator.num_pages,
-            "count": paginator.count,
-            "records": [
-                {
-                    "provider": r.result.provider,
-                    "connection": r.result.connection_name,
-                    "object_type": r.object_type,
-                    "external_id": r.external_id,
-                    "fetched_at": r.fetched_at.isoformat(),
-                    "data": r.data,
-                }
-                for r in page.object_list
-            ],
-        }
-    )
 
 
 @api_view(("GET",))

@@ -89,6 +89,10 @@ class PrivacyRequest(models.Model):
     )
     # The regulation-specific wording of a denial, kept for the subject notice.
     denial_notice = models.TextField(blank=True)
+    # Set while an approval builds the report outside any transaction: the review is
+    # frozen meanwhile, and only the approval holding this token may finish.
+    approval_token = models.UUIDField(null=True, blank=True)
+    approval_started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["due_at", "id"]

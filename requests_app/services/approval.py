@@ -30,6 +30,7 @@ from requests_app.services.fetching.lifecycle import privacy_request_status_set
 from requests_app.services.review import (
     REASON_MAX,
     ReviewLocked,
+    approval_in_progress,
     report_meta,
     report_sections,
     selection_snapshot,
@@ -93,36 +94,40 @@ def privacy_request_approve(request: PrivacyRequest, *, actor: User) -> Report:
 
     Refuses unless the request is in review, every API fetch has finished, and (with
     REVIEW_FOUR_EYES) the approver did not make the last review change.
+
+    Three steps, so that building a large report (seconds to minutes) never holds a
+    database transaction: on SQLite an open write transaction would stop every fetch
+    worker for that long. (1) Under the row lock: check and freeze the review with an
+    approval token. (2) Without a transaction: build and store the encrypted zip from
+    the frozen selection. (3) Under the row lock again: if the token is still ours and
+    the request still in review, record the Report and approve. Any failure removes
+    the stored blob and unfreezes the review.
     """
     require_role(actor, "approve")
-    generated_at = _now()
+    token = uuid.uuid4()
+    with transaction.atomic():
+        locked = PrivacyRequest.objects.select_for_update().get(pk=request.pk)
+        _approvable(locked, actor)
+        locked.approval_token = token
+        locked.approval_started_at = timezone.now()
+        locked.save(update_fields=["approval_token", "approval_started_at"])
     stored_name = None
     try:
+        generated_at = _now()
+        frozen = PrivacyRequest.objects.get(pk=request.pk)
+        sections = report_sections(frozen)
+        meta = report_meta(frozen, generated_at)
+        stored_name, digest = report_storage.save_encrypted_from(
+            lambda f: write_report_zip(meta, sections, f),
+            f"request-{frozen.pk}-{uuid.uuid4().hex}.zip.enc",
+        )
         with transaction.atomic():
             locked = PrivacyRequest.objects.select_for_update().get(pk=request.pk)
-            if locked.status != PrivacyRequest.Status.IN_REVIEW:
+            if locked.approval_token != token or locked.status != PrivacyRequest.Status.IN_REVIEW:
                 raise ReviewLocked(
-                    f"The request is {locked.get_status_display().lower()}: "
-                    "only a request in review can be approved."
-                )
-            if settings.REVIEW_FOUR_EYES and locked.review_last_editor_id == actor.pk:
-                raise FourEyesViolation(
-                    "You made the last review change; another approver must approve (four eyes)."
-                )
-            unfinished = locked.results.filter(workflow=Result.Workflow.API).exclude(
-                status__in=Result.FINISHED_STATUSES
-            )
-            if unfinished.exists():
-                raise ValidationError(
-                    "A fetch is still running or paused; approve once every fetch has finished."
+                    "The request changed while its report was being built; approve again."
                 )
             round_ = (locked.reports.aggregate(n=Max("round"))["n"] or 0) + 1
-            sections = report_sections(locked)
-            meta = report_meta(locked, generated_at)
-            stored_name, digest = report_storage.save_encrypted_from(
-                lambda f: write_report_zip(meta, sections, f),
-                f"request-{locked.pk}-round-{round_}-{uuid.uuid4().hex}.zip.enc",
-            )
             for old in locked.reports.filter(superseded_at__isnull=True):
                 old.superseded_at = generated_at
                 old.save()
@@ -138,6 +143,9 @@ def privacy_request_approve(request: PrivacyRequest, *, actor: User) -> Report:
                 approved_at=timezone.now(),
                 selection_snapshot=selection_snapshot(locked),
             )
+            locked.approval_token = None
+            locked.approval_started_at = None
+            locked.save(update_fields=["approval_token", "approval_started_at"])
             privacy_request_status_set(locked, PrivacyRequest.Status.APPROVED, actor=actor)
             audit_record(
                 action="request.approved",
@@ -154,10 +162,35 @@ def privacy_request_approve(request: PrivacyRequest, *, actor: User) -> Report:
     except BaseException:
         if stored_name is not None:
             report_storage.delete(stored_name)
+        PrivacyRequest.objects.filter(pk=request.pk, approval_token=token).update(
+            approval_token=None, approval_started_at=None
+        )
         raise
     request.status = locked.status
     request.status_changed_at = locked.status_changed_at
     return report
+
+
+def _approvable(locked: PrivacyRequest, actor: User) -> None:
+    """Raise unless ``actor`` may approve ``locked`` now (called under its row lock)."""
+    if locked.status != PrivacyRequest.Status.IN_REVIEW:
+        raise ReviewLocked(
+            f"The request is {locked.get_status_display().lower()}: "
+            "only a request in review can be approved."
+        )
+    if approval_in_progress(locked):
+        raise ReviewLocked("Another approval of this request is building its report.")
+    if settings.REVIEW_FOUR_EYES and locked.review_last_editor_id == actor.pk:
+        raise FourEyesViolation(
+            "You made the last review change; another approver must approve (four eyes)."
+        )
+    unfinished = locked.results.filter(workflow=Result.Workflow.API).exclude(
+        status__in=Result.FINISHED_STATUSES
+    )
+    if unfinished.exists():
+        raise ValidationError(
+            "A fetch is still running or paused; approve once every fetch has finished."
+        )
 
 
 def privacy_request_deny(request: PrivacyRequest, *, actor: User, reason: str) -> None:

@@ -25,7 +25,7 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
@@ -391,7 +391,24 @@ def _locked(request: PrivacyRequest, actor: User) -> PrivacyRequest:
             f"The request is {locked.get_status_display().lower()}, not in review: "
             "its selection and edits cannot change."
         )
+    if approval_in_progress(locked):
+        raise ReviewLocked("The report is being built for approval: the review is frozen.")
     return locked
+
+
+# An approval whose builder died (a killed worker or web process) stops freezing the
+# review after this long, so a crash never leaves a request stuck.
+APPROVAL_STALE_AFTER = timedelta(hours=1)
+
+
+def approval_in_progress(request: PrivacyRequest) -> bool:
+    """Whether an approval is building this request's report right now."""
+    started = request.approval_started_at
+    return (
+        request.approval_token is not None
+        and started is not None
+        and timezone.now() - started < APPROVAL_STALE_AFTER
+    )
 
 
 def _edited_by(request: PrivacyRequest, actor: User) -> None:

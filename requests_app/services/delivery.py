@@ -12,8 +12,8 @@ step is audited with ids and counts only (never the token, the code or the addre
 from __future__ import annotations
 
 import enum
-import logging
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -116,9 +116,7 @@ def download_link_reissue(privacy_request: PrivacyRequest, *, actor: User) -> Su
     require_role(actor, "approve")
     if privacy_request.status not in REISSUABLE_STATUSES:
         raise ValidationError("Only an approved or delivered request has a report to send.")
-    report = (
-        privacy_request.reports.filter(superseded_at__isnull=True).order_by("-round").first()
-    )
+    report = privacy_request.reports.filter(superseded_at__isnull=True).order_by("-round").first()
     if report is None:
         raise ValidationError("This request has no current report.")
     return download_link_issue(report, actor=actor)
@@ -205,7 +203,9 @@ def download_open(link_id: int) -> tuple[Report, DecryptedBlob] | None:
     blob = report_storage.open_decrypted(link.report.storage_name)
     try:
         with transaction.atomic():
-            locked = SubjectLink.objects.select_for_update().select_related("report").get(pk=link_id)
+            locked = (
+                SubjectLink.objects.select_for_update().select_related("report").get(pk=link_id)
+            )
             if not link_is_live(locked):
                 blob.close()
                 return None

@@ -246,9 +246,7 @@ def template_validate(key: str, parts: dict[str, str]) -> None:
             problems[part] = f"Use at most {limit} characters."
             continue
         try:
-            output, missing = _render_part(
-                _STRICT_ENGINE, source, sample, html=part == "html_body"
-            )
+            output, missing = _render_part(_STRICT_ENGINE, source, sample, html=part == "html_body")
         except TemplateSyntaxError as exc:
             problems[part] = f"The template does not compile: {exc}"
             continue

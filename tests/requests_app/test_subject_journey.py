@@ -137,10 +137,7 @@ def test_the_whole_subject_journey(client, simulator, fetch_inline, commit, capl
     secrets_ = [*tokens_in_outbox(), code]
     audit = json.dumps(list(AuditEvent.objects.values_list("action", "reason", "details")))
     stored = json.dumps(
-        [
-            [e.subject, e.text_body, e.html_body, e.to_address]
-            for e in OutboundEmail.objects.all()
-        ]
+        [[e.subject, e.text_body, e.html_body, e.to_address] for e in OutboundEmail.objects.all()]
     )
     for secret in secrets_:
         assert secret not in caplog.text

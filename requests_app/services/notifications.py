@@ -30,6 +30,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Q
 from django.template import Context, Engine, TemplateSyntaxError
+from django.template.base import TextNode
 from django.template.loader import get_template
 from django.utils import timezone
 
@@ -126,11 +127,8 @@ EMAILS: dict[str, EmailSpec] = {
 }
 
 
-class _InvalidMarker(str):
-    """``string_if_invalid`` that reports the variable instead of hiding it."""
-
-    def __mod__(self, name: object) -> str:
-        return f"\x00UNKNOWN:{name}\x00"
+# What the strict engine prints for a name it cannot resolve, to find it afterwards.
+_UNKNOWN = "\x00UNKNOWN:%s\x00"
 
 
 def _engine(*, strict: bool = False) -> Engine:
@@ -141,7 +139,7 @@ def _engine(*, strict: bool = False) -> Engine:
         loaders=[],
         libraries={},
         autoescape=True,
-        string_if_invalid=_InvalidMarker("x") if strict else "",
+        string_if_invalid=_UNKNOWN if strict else "",
     )
 
 
@@ -225,8 +223,22 @@ def sample_context(key: str) -> dict[str, Any]:
     return {name: values[name] for name in _spec(key).all_variables}
 
 
-def _render_part(engine: Engine, source: str, context: dict[str, Any], *, html: bool):
+def _compile(engine: Engine, source: str):
+    """Compile, refusing an unclosed tag (Django would print it as text)."""
     template = engine.from_string(source)
+    for node in template.nodelist.get_nodes_by_type(TextNode):
+        for opener in ("{{", "{%", "{#"):
+            if opener in node.s:
+                snippet = node.s[node.s.index(opener) :][:40]
+                raise TemplateSyntaxError(
+                    f"“{opener}” is not closed in “{snippet}” "
+                    "(write {% templatetag openvariable %} for a literal “{{”)."
+                )
+    return template
+
+
+def _render_part(engine: Engine, source: str, context: dict[str, Any], *, html: bool):
+    template = _compile(engine, source)
     ctx = _RecordingContext(context, autoescape=html)
     return template.render(ctx), ctx.missing
 

@@ -68,7 +68,7 @@ def not_found(response) -> bool:
 
 
 def test_a_link_expires_after_seven_days(client, clock, commit, approver):
-    request, _, url = approved(commit, approver, "a@example.com")
+    _, _, url = approved(commit, approver, "a@example.com")
     clock.shift(dt.timedelta(days=7, seconds=-1))
     code = open_and_code(client, commit, url, "a@example.com")
     clock.shift(dt.timedelta(seconds=2))

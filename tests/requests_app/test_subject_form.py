@@ -147,9 +147,7 @@ def test_no_token_in_other_pages_urls_or_bodies(client, commit):
         assert other not in status.content.decode()
 
 
-def test_staff_requests_can_be_marked_verified_or_sent_the_email(
-    reviewer_client, commit, enqueued
-):
+def test_staff_requests_can_be_marked_verified_or_sent_the_email(reviewer_client, commit, enqueued):
     ConnectionFactory(connected=True)
     with commit():
         request = privacy_request_create(
@@ -192,7 +190,9 @@ def test_staff_requests_can_be_marked_verified_or_sent_the_email(
     assert "Called back on the number in our CRM" in page
 
 
-def test_staff_verifying_a_public_request_starts_the_fetch(client, reviewer_client, commit, enqueued):
+def test_staff_verifying_a_public_request_starts_the_fetch(
+    client, reviewer_client, commit, enqueued
+):
     ConnectionFactory(connected=True)
     submit(client, commit)
     request = PrivacyRequest.objects.get()

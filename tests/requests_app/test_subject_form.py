@@ -228,3 +228,23 @@ def test_extension_and_status_page_tell_the_subject(client, commit, enqueued):
     content = status.get(reverse("privacy:status")).content.decode()
     assert page.status_code == 302 and "Several years of recordings" in content
     assert "In progress" in content
+
+
+def test_public_forms_need_the_csrf_token():
+    client = Client(enforce_csrf_checks=True)
+    assert client.post(reverse("privacy:form"), form_data()).status_code == 403
+    page = client.get(reverse("privacy:form"))
+    token = page.context["csrf_token"]
+    answer = client.post(reverse("privacy:form"), {**form_data(), "csrfmiddlewaretoken": token})
+    assert answer.status_code == 302 and PrivacyRequest.objects.count() == 1
+
+
+def test_the_timeline_shows_the_subject_steps(client, commit, reviewer_client):
+    submit(client, commit)
+    request = PrivacyRequest.objects.get()
+    page = reviewer_client.get(reverse("requests:detail", args=[request.pk])).content.decode()
+    for label in ("Request verification sent", "Email queued", "Email sent"):
+        assert label in page
+    assert request.subject_email in page  # staff see the address on the card, not in events
+    events = AuditEvent.objects.filter(target_id=str(request.pk))
+    assert all(request.subject_email not in str(e.details) for e in events)

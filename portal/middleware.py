@@ -21,7 +21,15 @@ from django.utils.http import urlencode
 # Paths a signed-in user without MFA may still reach: sign-in/out and MFA set-up,
 # assets, and the public pages for data subjects and system contacts; the JSON API
 # authenticates with its own tokens.
-_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/favicon.ico", "/subject/", "/contact/", "/api/")
+_EXEMPT_PREFIXES = (
+    "/accounts/",
+    "/static/",
+    "/favicon.ico",
+    "/privacy/",
+    "/subject/",
+    "/contact/",
+    "/api/",
+)
 
 # Session key: the id of the user who proved a second factor in this session.
 MFA_VERIFIED_SESSION_KEY = "portal_mfa_verified_user"

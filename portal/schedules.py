@@ -16,6 +16,12 @@ SCHEDULES = {
         "schedule_type": Schedule.MINUTES,
         "minutes": 1,
     },
+    # Retries failed emails to data subjects; purges requests never confirmed.
+    "subject-sweep": {
+        "func": "requests_app.tasks.subject_sweep",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 5,
+    },
 }
 
 

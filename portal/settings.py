@@ -396,3 +396,33 @@ FETCH_PARTICIPANT_CONCURRENCY = env.int("FETCH_PARTICIPANT_CONCURRENCY", default
 # Four eyes: the approver of a report may not be the last person who changed its
 # selection or edits. On by default in production, off locally (one-person demo).
 REVIEW_FOUR_EYES = env.bool("REVIEW_FOUR_EYES", default=IS_PRODUCTION)
+
+# --- Data subjects: public pages, links, codes and emails ------------------------------
+# Branding of the public pages under /privacy/ and of the emails to data subjects.
+PRIVACY_COMPANY_NAME = env.str("PRIVACY_COMPANY_NAME", default="Example Ltd")
+PRIVACY_CONTACT_EMAIL = env.str("PRIVACY_CONTACT_EMAIL", default=DEFAULT_FROM_EMAIL)
+# A path under the static files (e.g. "img/logo.svg"); empty shows the company name.
+PRIVACY_LOGO_PATH = env.str("PRIVACY_LOGO_PATH", default="")
+# A CSS hex colour (#rgb or #rrggbb) for buttons and links of the public pages.
+PRIVACY_ACCENT_COLOUR = env.str("PRIVACY_ACCENT_COLOUR", default="#0b5cad")
+# Email verification link lifetime, and when unconfirmed requests are purged.
+SUBJECT_VERIFY_LINK_HOURS = env.int("SUBJECT_VERIFY_LINK_HOURS", default=24)
+SUBJECT_UNVERIFIED_PURGE_DAYS = env.int("SUBJECT_UNVERIFIED_PURGE_DAYS", default=7)
+# Status links in the emails stay valid this long.
+SUBJECT_STATUS_LINK_DAYS = env.int("SUBJECT_STATUS_LINK_DAYS", default=90)
+# Report download link: lifetime, downloads allowed, one-time code lifetime and tries.
+SUBJECT_DOWNLOAD_LINK_DAYS = env.int("SUBJECT_DOWNLOAD_LINK_DAYS", default=7)
+SUBJECT_DOWNLOAD_MAX = env.int("SUBJECT_DOWNLOAD_MAX", default=3)
+SUBJECT_CODE_MINUTES = env.int("SUBJECT_CODE_MINUTES", default=10)
+SUBJECT_CODE_TRIES = env.int("SUBJECT_CODE_TRIES", default=3)
+# After the right code, the download page stays open this long in that browser.
+SUBJECT_DOWNLOAD_SESSION_MINUTES = env.int("SUBJECT_DOWNLOAD_SESSION_MINUTES", default=30)
+# Rate limits ("count/unit", units s, m, h, d): the public form per IP and per email;
+# link pages per IP and per link; one-time codes sent per link.
+SUBJECT_FORM_RATE_LIMIT = env.str("SUBJECT_FORM_RATE_LIMIT", default="10/h")
+SUBJECT_FORM_EMAIL_RATE_LIMIT = env.str("SUBJECT_FORM_EMAIL_RATE_LIMIT", default="3/h")
+SUBJECT_LINK_RATE_LIMIT = env.str("SUBJECT_LINK_RATE_LIMIT", default="60/h")
+SUBJECT_LINK_TOKEN_RATE_LIMIT = env.str("SUBJECT_LINK_TOKEN_RATE_LIMIT", default="30/h")
+SUBJECT_CODE_SEND_RATE_LIMIT = env.str("SUBJECT_CODE_SEND_RATE_LIMIT", default="5/h")
+# A failed email is retried by the periodic sweep, at most this many attempts in all.
+SUBJECT_EMAIL_MAX_ATTEMPTS = env.int("SUBJECT_EMAIL_MAX_ATTEMPTS", default=6)

@@ -16,6 +16,8 @@ urlpatterns = [
     path("requests/", include("requests_app.urls")),
     path("connections/", include("connectors.urls")),
     path("api/v1/", include("requests_app.api_urls")),
+    # Public pages for data subjects: a stable address linked from privacy notices.
+    path("privacy/", include("requests_app.subject_urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]
 

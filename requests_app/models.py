@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from portal.crypto import EncryptedSecretField
+
 
 class RequestType(models.TextChoices):
     ACCESS = "access", "Access"
@@ -388,3 +390,119 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"idempotency key {self.pk} of user {self.user_id}"
+
+
+# --- The data subject's side: links, messages, emails (see services/verification.py,
+# services/delivery.py and services/notifications.py) ------------------------------------
+
+
+class SubjectLink(models.Model):
+    """A link mailed to the data subject: email verification, status page or download.
+
+    Only the SHA-256 of the token is stored; the token itself appears in one email and
+    nowhere else. A download link also carries the current one-time code (hashed with
+    a server key), its expiry and the wrong tries so far.
+    """
+
+    class Purpose(models.TextChoices):
+        VERIFY = "verify", "Email verification"
+        STATUS = "status", "Status page"
+        DOWNLOAD = "download", "Report download"
+
+    request = models.ForeignKey(
+        PrivacyRequest, on_delete=models.CASCADE, related_name="subject_links"
+    )
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    report = models.ForeignKey(
+        Report, null=True, blank=True, on_delete=models.CASCADE, related_name="links"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    max_downloads = models.PositiveIntegerField(default=0)
+    download_count = models.PositiveIntegerField(default=0)
+    code_hash = models.CharField(max_length=64, blank=True)
+    code_expires_at = models.DateTimeField(null=True, blank=True)
+    code_attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["request", "purpose"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} link #{self.pk} of request #{self.request_id}"
+
+
+class SubjectMessage(models.Model):
+    """The optional free text a subject wrote on the public form (personal data)."""
+
+    request = models.OneToOneField(
+        PrivacyRequest, on_delete=models.CASCADE, related_name="subject_message"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Message on request #{self.request_id}"
+
+
+class EmailTemplate(models.Model):
+    """A staff edit of one subject email; without a row the file default applies."""
+
+    key = models.CharField(max_length=32, unique=True)
+    subject = models.CharField(max_length=200)
+    text_body = models.TextField()
+    html_body = models.TextField()
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"Email template {self.key}"
+
+
+class OutboundEmail(models.Model):
+    """One email to a data subject and how sending it went.
+
+    The rendered message (it may hold a link or a code) is kept encrypted only until
+    it is sent or given up on, then wiped; the row and its status stay.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        RETRYING = "retrying", "Failed, will retry"
+        FAILED = "failed", "Failed"
+
+    request = models.ForeignKey(
+        PrivacyRequest, on_delete=models.CASCADE, related_name="outbound_emails"
+    )
+    template_key = models.CharField(max_length=32)
+    to_address = EncryptedSecretField(blank=True)
+    subject = EncryptedSecretField(blank=True)
+    text_body = EncryptedSecretField(blank=True)
+    html_body = EncryptedSecretField(blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.template_key} email #{self.pk} of request #{self.request_id}"

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from django.conf import settings
 
-from requests_app.services import fetching
+from requests_app.services import fetching, notifications, verification
 
 
 class FetchTaskError(RuntimeError):
@@ -36,3 +36,16 @@ def fetch_result_done(task) -> None:
 
 def fetch_sweep() -> int:
     return fetching.fetch_sweep()
+
+
+def subject_email_send(outbound_id: int) -> str:
+    """Send one email to a data subject; a failure is recorded and retried by the sweep."""
+    return notifications.email_send(outbound_id)
+
+
+def subject_sweep() -> dict[str, int]:
+    """Periodic: retry due emails to subjects, purge requests never confirmed."""
+    return {
+        "emails": notifications.email_sweep(),
+        "purged": verification.unverified_purge(),
+    }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from requests_app.views import review, staff
+from requests_app.views import review, staff, subject_staff
 
 app_name = "requests"
 
@@ -48,5 +48,24 @@ urlpatterns = [
         "<int:pk>/review/<int:result_pk>/<str:object_type>/records/",
         review.records_include,
         name="records_include",
+    ),
+    # The data subject's side: verification, delivery, editable emails.
+    path(
+        "<int:pk>/verify-identity/",
+        subject_staff.request_verify_identity,
+        name="verify_identity",
+    ),
+    path(
+        "<int:pk>/send-verification/",
+        subject_staff.request_send_verification,
+        name="send_verification",
+    ),
+    path("<int:pk>/reissue-link/", subject_staff.request_reissue_link, name="reissue_link"),
+    path("emails/", subject_staff.email_template_list, name="email_templates"),
+    path("emails/<slug:key>/", subject_staff.email_template_edit, name="email_template_edit"),
+    path(
+        "emails/<slug:key>/reset/",
+        subject_staff.email_template_reset,
+        name="email_template_reset",
     ),
 ]

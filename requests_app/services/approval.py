@@ -26,7 +26,9 @@ from portal.report_storage import DecryptedBlob
 from portal.roles import require_role, user_can
 from requests_app.models import PrivacyRequest, Regulation, Report, Result
 from requests_app.reports import render_report_html_string, write_report_zip
+from requests_app.services.delivery import download_link_after_approval
 from requests_app.services.fetching.lifecycle import privacy_request_status_set
+from requests_app.services.notifications import notify_after_commit, notify_denied
 from requests_app.services.review import (
     REASON_MAX,
     ReviewLocked,
@@ -159,6 +161,8 @@ def privacy_request_approve(request: PrivacyRequest, *, actor: User) -> Report:
                     "record_count": digest.record_count,
                 },
             )
+            # Once committed: mail the subject a download link (never undoes the approval).
+            download_link_after_approval(report.pk, actor.pk)
     except BaseException:
         if stored_name is not None:
             report_storage.delete(stored_name)
@@ -222,6 +226,7 @@ def privacy_request_deny(request: PrivacyRequest, *, actor: User, reason: str) -
             reason=reason,
             details={"superseded_report_ids": superseded},
         )
+        notify_after_commit(notify_denied, locked.pk)
     for name in ("status", "status_changed_at", "status_reason", "denial_notice", "closed_at"):
         setattr(request, name, getattr(locked, name))
 

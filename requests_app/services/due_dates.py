@@ -20,6 +20,7 @@ from connectors.dates import add_months
 from portal.audit import audit_record
 from portal.models import User
 from requests_app.models import PrivacyRequest, Regulation
+from requests_app.services.notifications import notify_after_commit, notify_extension
 
 CCPA_DUE_DAYS = 45
 CCPA_EXTENSION_DAYS = 45
@@ -98,8 +99,8 @@ def privacy_request_extend(
 ) -> PrivacyRequest:
     """Extend the deadline once, with a reason, and audit it.
 
-    This only records the extension. Telling the subject about it is a separate
-    service (the extension notice) that the caller invokes after this returns.
+    The subject's extension notice (new due date and reason) is mailed once the
+    transaction commits; a failed email never undoes the extension.
     """
     reason = (reason or "").strip()
     if not reason:
@@ -130,4 +131,5 @@ def privacy_request_extend(
                 "due_at": locked.due_at.isoformat(),
             },
         )
+        notify_after_commit(notify_extension, locked.pk)
     return locked

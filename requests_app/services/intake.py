@@ -146,7 +146,7 @@ def privacy_request_create(
 
     An access request starts fetching from every API connection; the tasks are
     enqueued when the transaction commits, so a failure leaves no half-made request.
-    (A public form's request will wait for the subject to confirm the address first.)
+    A public form's request waits, unfetched, for the subject to confirm the address.
     """
     data = privacy_request_input_clean(
         request_type=request_type,
@@ -156,6 +156,9 @@ def privacy_request_create(
         source=source,
         received_at=received_at,
     )
+    # The public form's subject confirms the address first (services/verification.py).
+    public = data["source"] == PrivacyRequest.Source.PUBLIC_FORM
+    Status = PrivacyRequest.Status
     with transaction.atomic():
         _intake_lock(data["email"])
         if received_at is None:
@@ -173,6 +176,7 @@ def privacy_request_create(
             due_at=due_at,
             created_by=created_by,
             possible_duplicate_of=privacy_request_duplicate_find(email=data["email"]),
+            status=Status.AWAITING_VERIFICATION if public else Status.PROCESSING,
         )
         audit_record(
             action="request.created",
@@ -186,7 +190,7 @@ def privacy_request_create(
                 "possible_duplicate_of": privacy_request.possible_duplicate_of_id,
             },
         )
-        if privacy_request.request_type == RequestType.ACCESS:
+        if privacy_request.request_type == RequestType.ACCESS and not public:
             fetch_start(privacy_request=privacy_request, actor=created_by)
     return privacy_request
 

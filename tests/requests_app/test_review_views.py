@@ -278,6 +278,7 @@ def test_edit_as_json_stores_the_parsed_value(reviewer, review):
         ({"value": "{oops", "value_format": "json", "reason": "r"}, "not valid JSON"),
     ],
 )
+@time_machine.travel(NOW, tick=False)  # the preview carries its generation time
 def test_edit_without_reason_or_with_bad_json_changes_nothing(reviewer, review, data, error):
     request, _result, records = review
     before = preview(reviewer, request)

@@ -48,6 +48,10 @@ class Command(BaseCommand):
                 f"Simulator: http://127.0.0.1:{settings.SIMULATOR_PORT}/  — open Connections, "
                 "pick a simulator connection and press Connect."
             )
+        self.stdout.write(
+            f"Public request form for data subjects: http://{addr}/privacy/  — the emails it "
+            "sends (verification links, download codes) print in this terminal."
+        )
         self.stdout.write("Press Ctrl-C to stop everything.\n")
         stopping = False
 

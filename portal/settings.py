@@ -396,3 +396,16 @@ FETCH_PARTICIPANT_CONCURRENCY = env.int("FETCH_PARTICIPANT_CONCURRENCY", default
 # Four eyes: the approver of a report may not be the last person who changed its
 # selection or edits. On by default in production, off locally (one-person demo).
 REVIEW_FOUR_EYES = env.bool("REVIEW_FOUR_EYES", default=IS_PRODUCTION)
+
+# --- Direct Contact -----------------------------------------------------------------
+# A contact's link works this many days (a reminder or re-send issues a new one).
+DIRECT_CONTACT_LINK_DAYS = env.int("DIRECT_CONTACT_LINK_DAYS", default=14)
+# Uploads from contacts: per file, per answer, and the allowed file name extensions.
+DIRECT_CONTACT_UPLOAD_MAX_BYTES = env.int("DIRECT_CONTACT_UPLOAD_MAX_BYTES", default=25 * 2**20)
+DIRECT_CONTACT_UPLOAD_MAX_FILES = env.int("DIRECT_CONTACT_UPLOAD_MAX_FILES", default=20)
+DIRECT_CONTACT_UPLOAD_EXTENSIONS = env.list(
+    "DIRECT_CONTACT_UPLOAD_EXTENSIONS",
+    default=["pdf", "csv", "json", "txt", "xml", "zip", "png", "jpg", "jpeg", "xlsx", "docx"],
+)
+# How often the scheduled tick sends due reminders, escalates and retries failed emails.
+DIRECT_CONTACT_TICK_MINUTES = env.int("DIRECT_CONTACT_TICK_MINUTES", default=15)

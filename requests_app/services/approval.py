@@ -30,6 +30,7 @@ from requests_app.services.fetching.lifecycle import privacy_request_status_set
 from requests_app.services.review import (
     REASON_MAX,
     ReviewLocked,
+    report_files,
     report_meta,
     report_sections,
     selection_snapshot,
@@ -119,8 +120,9 @@ def privacy_request_approve(request: PrivacyRequest, *, actor: User) -> Report:
             round_ = (locked.reports.aggregate(n=Max("round"))["n"] or 0) + 1
             sections = report_sections(locked)
             meta = report_meta(locked, generated_at)
+            files = report_files(locked)
             stored_name, digest = report_storage.save_encrypted_from(
-                lambda f: write_report_zip(meta, sections, f),
+                lambda f: write_report_zip(meta, sections, f, files=files),
                 f"request-{locked.pk}-round-{round_}-{uuid.uuid4().hex}.zip.enc",
             )
             for old in locked.reports.filter(superseded_at__isnull=True):

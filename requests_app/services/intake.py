@@ -20,8 +20,8 @@ from connectors.emails import email_normalize
 from portal.audit import audit_record
 from portal.models import AuditEvent, User
 from requests_app.models import PrivacyRequest, Regulation, RequestType
+from requests_app.services.direct_contact import privacy_request_work_start
 from requests_app.services.due_dates import due_at_compute
-from requests_app.services.fetching import fetch_start
 
 EMAIL_MAX_LENGTH = PrivacyRequest._meta.get_field("subject_email").max_length
 NAME_MAX_LENGTH = PrivacyRequest._meta.get_field("subject_name").max_length
@@ -116,8 +116,9 @@ def privacy_request_create(
 ) -> PrivacyRequest:
     """Validate and store a new request, flag a likely duplicate, audit, start its work.
 
-    An access request starts fetching from every API connection; the tasks are
-    enqueued when the transaction commits, so a failure leaves no half-made request.
+    An access request starts fetching from every API connection and asks every Direct
+    Contact connection; a deletion request asks every connection's contact. Tasks and
+    emails go out when the transaction commits, so a failure leaves no half-made request.
     (A public form's request will wait for the subject to confirm the address first.)
     """
     data = privacy_request_input_clean(
@@ -154,6 +155,5 @@ def privacy_request_create(
                 "possible_duplicate_of": privacy_request.possible_duplicate_of_id,
             },
         )
-        if privacy_request.request_type == RequestType.ACCESS:
-            fetch_start(privacy_request=privacy_request, actor=created_by)
+        privacy_request_work_start(privacy_request=privacy_request, actor=created_by)
     return privacy_request

@@ -16,6 +16,7 @@ urlpatterns = [
     path("requests/", include("requests_app.urls")),
     path("connections/", include("connectors.urls")),
     path("api/v1/", include("requests_app.api_urls")),
+    path("contact/", include("requests_app.contact_urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]
 

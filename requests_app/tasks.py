@@ -6,7 +6,7 @@ from uuid import UUID
 
 from django.conf import settings
 
-from requests_app.services import fetching
+from requests_app.services import direct_contact, fetching, retention
 
 
 class FetchTaskError(RuntimeError):
@@ -36,3 +36,16 @@ def fetch_result_done(task) -> None:
 
 def fetch_sweep() -> int:
     return fetching.fetch_sweep()
+
+
+def direct_contact_tick() -> str:
+    """Escalations, due reminders and email retries of Direct Contact tasks."""
+    report = direct_contact.direct_contact_tick()
+    return (
+        f"escalated {report.escalated}, reminded {report.reminded}, retried {report.mail_retried}"
+    )
+
+
+def retention_purge() -> int:
+    """Purge requests whose retention time is over (and finish interrupted purges)."""
+    return retention.retention_purge()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django_q.models import Schedule
 
@@ -21,6 +22,15 @@ SCHEDULES = {
         "func": "requests_app.tasks.subject_sweep",
         "schedule_type": Schedule.MINUTES,
         "minutes": 5,
+    },
+    "direct-contact-tick": {
+        "func": "requests_app.tasks.direct_contact_tick",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": settings.DIRECT_CONTACT_TICK_MINUTES,
+    },
+    "retention-purge": {
+        "func": "requests_app.tasks.retention_purge",
+        "schedule_type": Schedule.HOURLY,
     },
 }
 

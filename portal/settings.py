@@ -426,3 +426,16 @@ SUBJECT_LINK_TOKEN_RATE_LIMIT = env.str("SUBJECT_LINK_TOKEN_RATE_LIMIT", default
 SUBJECT_CODE_SEND_RATE_LIMIT = env.str("SUBJECT_CODE_SEND_RATE_LIMIT", default="5/h")
 # A failed email is retried by the periodic sweep, at most this many attempts in all.
 SUBJECT_EMAIL_MAX_ATTEMPTS = env.int("SUBJECT_EMAIL_MAX_ATTEMPTS", default=6)
+
+# --- Direct Contact -----------------------------------------------------------------
+# A contact's link works this many days (a reminder or re-send issues a new one).
+DIRECT_CONTACT_LINK_DAYS = env.int("DIRECT_CONTACT_LINK_DAYS", default=14)
+# Uploads from contacts: per file, per answer, and the allowed file name extensions.
+DIRECT_CONTACT_UPLOAD_MAX_BYTES = env.int("DIRECT_CONTACT_UPLOAD_MAX_BYTES", default=25 * 2**20)
+DIRECT_CONTACT_UPLOAD_MAX_FILES = env.int("DIRECT_CONTACT_UPLOAD_MAX_FILES", default=20)
+DIRECT_CONTACT_UPLOAD_EXTENSIONS = env.list(
+    "DIRECT_CONTACT_UPLOAD_EXTENSIONS",
+    default=["pdf", "csv", "json", "txt", "xml", "zip", "png", "jpg", "jpeg", "xlsx", "docx"],
+)
+# How often the scheduled tick sends due reminders, escalates and retries failed emails.
+DIRECT_CONTACT_TICK_MINUTES = env.int("DIRECT_CONTACT_TICK_MINUTES", default=15)

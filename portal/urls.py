@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/", include("requests_app.api_urls")),
     # Public pages for data subjects: a stable address linked from privacy notices.
     path("privacy/", include("requests_app.subject_urls")),
+    path("contact/", include("requests_app.contact_urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]
 

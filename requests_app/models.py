@@ -506,3 +506,139 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.template_key} email #{self.pk} of request #{self.request_id}"
+
+
+# =========================================================================================
+# Direct Contact tasks and the retention purge
+# =========================================================================================
+#
+# A Direct Contact task is a Result (workflow ``dc_access`` or ``dc_deletion``): the
+# request page, the API and the dashboard show it beside the API fetches. What only a
+# task has (the contact, the link, the answers) lives in ``DirectContactTask``, one to
+# one with its Result; its history is the audit trail of the Result.
+
+
+class DirectContactTask(models.Model):
+    """The contact-facing half of a Direct Contact Result: link, timing, answers."""
+
+    class State(models.TextChoices):
+        NOT_SENT = "not_sent", "Not sent"
+        SENT = "sent", "Sent, waiting for the contact"
+        ANSWERED = "answered", "Answered, waiting for staff"
+        BLOCKED = "blocked", "Escalated, blocking the request"
+        ACCEPTED = "accepted", "Accepted"
+        HANDLED = "handled", "Handled by staff"
+        SKIPPED = "skipped", "Escalated, system skipped"
+
+    OPEN_STATES = (State.NOT_SENT, State.SENT, State.ANSWERED, State.BLOCKED)
+
+    class Answer(models.TextChoices):
+        DATA = "data", "Data sent"
+        NO_DATA = "no_data", "No data held"
+        DELETED = "deleted", "Deleted"
+        NOT_DELETED = "not_deleted", "Could not delete"
+
+    result = models.OneToOneField(Result, on_delete=models.CASCADE, related_name="direct_contact")
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.NOT_SENT, db_index=True
+    )
+    # Copied from the connection when the task is made; staff may change it per task.
+    contact_email = models.EmailField(blank=True)
+    # SHA-256 (hex) of the link's secret; the secret itself is only ever in the email.
+    token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    first_sent_at = models.DateTimeField(null=True, blank=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    # Reminders and escalation count from here (first send, or a change of contact).
+    clock_started_at = models.DateTimeField(null=True, blank=True)
+    next_reminder_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    reminder_count = models.PositiveIntegerField(default=0)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    answer = models.CharField(max_length=16, choices=Answer.choices, blank=True)
+    # "Could not delete" needs a reason; other answers may carry a note.
+    answer_note = models.TextField(blank=True)
+    # [{"label": ..., "value": ...}, ...] for an access answer.
+    answer_fields = models.JSONField(default=list, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    staff_note = models.TextField(blank=True)
+    # The last email that could not be sent (kind, error class), retried by the tick.
+    mail_pending = models.CharField(max_length=16, blank=True)
+    mail_error = models.CharField(max_length=200, blank=True)
+    mail_failed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["result_id"]
+
+    def __str__(self) -> str:
+        return f"Direct Contact task of result #{self.result_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES
+
+    @property
+    def is_deletion(self) -> bool:
+        return self.result.workflow == Result.Workflow.DIRECT_CONTACT_DELETION
+
+
+class DirectContactFile(models.Model):
+    """A file a contact uploaded, stored encrypted under ``contact-files/``."""
+
+    task = models.ForeignKey(DirectContactTask, on_delete=models.CASCADE, related_name="files")
+    storage_name = models.CharField(max_length=255, unique=True)
+    file_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["task_id", "uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.size} bytes)"
+
+
+class DirectContactReminder(models.Model):
+    """One reminder per task and day: the unique row is the claim two workers race for."""
+
+    task = models.ForeignKey(DirectContactTask, on_delete=models.CASCADE, related_name="reminders")
+    day = models.DateField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["task_id", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "day"], name="one_reminder_per_task_and_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"Reminder of task #{self.task_id} on {self.day}"
+
+
+class RequestPurge(models.Model):
+    """The retention purge of one request: started, then finished (``purged_at``).
+
+    A purge that stopped midway (``finished_at`` empty) is finished by the next run.
+    """
+
+    request = models.OneToOneField(PrivacyRequest, on_delete=models.CASCADE, related_name="purge")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Per step name, what it removed (counts only).
+    steps = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Purge of request #{self.request_id}"

@@ -20,7 +20,7 @@ import html
 import io
 import json
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
@@ -53,6 +53,8 @@ class ReportMeta:
     subject_email: str
     received_at: dt.datetime
     generated_at: dt.datetime
+    # Plain sentences for README.txt (e.g. a system skipped because nobody answered).
+    notices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,18 @@ class ReportSection:
     columns: list[str]
     records: Callable[[], Iterator[dict]]
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReportFile:
+    """A file added to the zip as is: ``path`` is ``files/<system>/<name>``.
+
+    ``open()`` returns an iterable of byte chunks (closed after use if it has
+    ``close``), e.g. a decrypted blob from the report storage.
+    """
+
+    path: str
+    open: Callable[[], Iterable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -437,11 +451,15 @@ def render_report_html(meta: ReportMeta, sections: list[ReportSection], out: Tex
 # --- README and zip ---------------------------------------------------------------------------
 
 
-def render_readme(meta: ReportMeta, sections: list[ReportSection]) -> str:
+def render_readme(
+    meta: ReportMeta, sections: list[ReportSection], files: Sequence[ReportFile] = ()
+) -> str:
     """README.txt: what each file in the zip is."""
     return _render(
         "README.txt",
         {
+            "notices": list(meta.notices),
+            "attached_files": [f.path for f in files],
             "reference": meta.reference,
             "request_type": meta.request_type,
             "regulation": meta.regulation,
@@ -499,17 +517,35 @@ def _entry(name: str, when: tuple[int, int, int, int, int, int]) -> zipfile.ZipI
     return info
 
 
+def _checked_files(files: Sequence[ReportFile] | None) -> list[ReportFile]:
+    files = list(files or ())
+    seen: set[str] = set()
+    for f in files:
+        parts = f.path.split("/")
+        if len(parts) != 3 or parts[0] != "files" or not all(parts) or ".." in parts:
+            raise ValueError(f"An attached file must be files/<system>/<name>, not {f.path!r}.")
+        if f.path in seen:
+            raise ValueError(f"Two attached files share the path {f.path!r}.")
+        seen.add(f.path)
+    return files
+
+
 def write_report_zip(
-    meta: ReportMeta, sections: list[ReportSection], dst: BinaryIO
+    meta: ReportMeta,
+    sections: list[ReportSection],
+    dst: BinaryIO,
+    files: Sequence[ReportFile] | None = None,
 ) -> ReportDigest:
     """Write the report zip to ``dst`` (forward only, e.g. an encrypting writer).
 
-    Entries: README.txt, report.json, report.html, then ``csv/…`` per section.
+    Entries: README.txt, report.json, report.html, ``csv/…`` per section, then
+    each of ``files`` at its ``files/<system>/<name>`` path, copied as is.
     Raises ``ReportBuildError`` if a section's records differ between formats.
     """
     sink = _HashingSink(dst)
     when = _zip_time(meta.generated_at)
     sections = list(sections)
+    files = _checked_files(files)
 
     def text_entry(
         archive: zipfile.ZipFile, name: str, encoding: str = "utf-8"
@@ -520,7 +556,7 @@ def write_report_zip(
 
     with zipfile.ZipFile(sink, "w") as archive:  # type: ignore[arg-type]
         with text_entry(archive, "README.txt") as out:
-            out.write(render_readme(meta, sections))
+            out.write(render_readme(meta, sections, files))
         with text_entry(archive, "report.json") as out:
             counts = write_report_json(meta, sections, out)
         with text_entry(archive, "report.html") as out:
@@ -529,6 +565,16 @@ def write_report_zip(
         for name, section in zip(csv_names(sections), sections, strict=True):
             with text_entry(archive, name, encoding="utf-8-sig") as out:
                 csv_counts.append(write_section_csv(section, out))
+        for attached in files:
+            chunks = attached.open()
+            try:
+                with archive.open(_entry(attached.path, when), "w", force_zip64=True) as raw:
+                    for chunk in chunks:
+                        raw.write(chunk)
+            finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
     if counts != html_counts or counts != csv_counts:
         raise ReportBuildError("A section yielded different records for different formats.")
     sink.flush()

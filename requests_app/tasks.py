@@ -6,7 +6,7 @@ from uuid import UUID
 
 from django.conf import settings
 
-from requests_app.services import fetching, notifications, verification
+from requests_app.services import direct_contact, fetching, notifications, retention, verification
 
 
 class FetchTaskError(RuntimeError):
@@ -49,3 +49,16 @@ def subject_sweep() -> dict[str, int]:
         "emails": notifications.email_sweep(),
         "purged": verification.unverified_purge(),
     }
+
+
+def direct_contact_tick() -> str:
+    """Escalations, due reminders and email retries of Direct Contact tasks."""
+    report = direct_contact.direct_contact_tick()
+    return (
+        f"escalated {report.escalated}, reminded {report.reminded}, retried {report.mail_retried}"
+    )
+
+
+def retention_purge() -> int:
+    """Purge requests whose retention time is over (and finish interrupted purges)."""
+    return retention.retention_purge()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from requests_app.views import review, staff, subject_staff
+from requests_app.views import direct_contact_staff, review, staff, subject_staff
 
 app_name = "requests"
 
@@ -67,5 +67,37 @@ urlpatterns = [
         "emails/<slug:key>/reset/",
         subject_staff.email_template_reset,
         name="email_template_reset",
+    ),
+    # Direct Contact tasks.
+    path("<int:pk>/direct-contact/add/", direct_contact_staff.task_add, name="dc_add"),
+    path(
+        "<int:pk>/direct-contact/<int:result_pk>/remind/",
+        direct_contact_staff.task_remind,
+        name="dc_remind",
+    ),
+    path(
+        "<int:pk>/direct-contact/<int:result_pk>/resend/",
+        direct_contact_staff.task_resend,
+        name="dc_resend",
+    ),
+    path(
+        "<int:pk>/direct-contact/<int:result_pk>/handled/",
+        direct_contact_staff.task_handled,
+        name="dc_handled",
+    ),
+    path(
+        "<int:pk>/direct-contact/<int:result_pk>/contact/",
+        direct_contact_staff.task_contact,
+        name="dc_contact",
+    ),
+    path(
+        "<int:pk>/direct-contact/<int:result_pk>/accept/",
+        direct_contact_staff.task_accept,
+        name="dc_accept",
+    ),
+    path(
+        "<int:pk>/direct-contact/<int:result_pk>/files/<int:file_pk>/",
+        direct_contact_staff.task_file,
+        name="dc_file",
     ),
 ]

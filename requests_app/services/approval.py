@@ -33,6 +33,7 @@ from requests_app.services.review import (
     REASON_MAX,
     ReviewLocked,
     approval_in_progress,
+    report_files,
     report_meta,
     report_sections,
     selection_snapshot,
@@ -119,8 +120,9 @@ def privacy_request_approve(request: PrivacyRequest, *, actor: User) -> Report:
         frozen = PrivacyRequest.objects.get(pk=request.pk)
         sections = report_sections(frozen)
         meta = report_meta(frozen, generated_at)
+        files = report_files(frozen)
         stored_name, digest = report_storage.save_encrypted_from(
-            lambda f: write_report_zip(meta, sections, f),
+            lambda f: write_report_zip(meta, sections, f, files=files),
             f"request-{frozen.pk}-{uuid.uuid4().hex}.zip.enc",
         )
         with transaction.atomic():

@@ -27,8 +27,8 @@ from requests_app.models import (
     Regulation,
     RequestType,
 )
+from requests_app.services.direct_contact import privacy_request_work_start
 from requests_app.services.due_dates import due_at_compute
-from requests_app.services.fetching import fetch_start
 
 # How long a client's Idempotency-Key (or a staff form's one-time token) replays its request.
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
@@ -144,9 +144,10 @@ def privacy_request_create(
     The duplicate check runs under a lock on the email's ``IntakeLock`` row, so of
     several identical requests arriving at once all but the first are flagged.
 
-    An access request starts fetching from every API connection; the tasks are
-    enqueued when the transaction commits, so a failure leaves no half-made request.
-    A public form's request waits, unfetched, for the subject to confirm the address.
+    An access request starts fetching from every API connection and asks every Direct
+    Contact connection; a deletion request asks every connection's contact. Tasks and
+    emails go out when the transaction commits, so a failure leaves no half-made request.
+    A public form's request waits for the subject to confirm the address first.
     """
     data = privacy_request_input_clean(
         request_type=request_type,
@@ -190,8 +191,8 @@ def privacy_request_create(
                 "possible_duplicate_of": privacy_request.possible_duplicate_of_id,
             },
         )
-        if privacy_request.request_type == RequestType.ACCESS and not public:
-            fetch_start(privacy_request=privacy_request, actor=created_by)
+        if not public:
+            privacy_request_work_start(privacy_request=privacy_request, actor=created_by)
     return privacy_request
 
 

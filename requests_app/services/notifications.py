@@ -121,8 +121,12 @@ EMAILS: dict[str, EmailSpec] = {
     ),
     "deletion_done": EmailSpec(
         "Deletion completed",
-        "Sent when the data was deleted from every system.",
-        {},
+        "Sent when every system has answered a deletion request.",
+        {
+            "systems": "Each system: {{ system.name }}, {{ system.deleted }} (true or false)"
+            " and {{ system.reason }} (why it could not delete)",
+            "not_deleted": "The systems that could not delete (empty when all did)",
+        },
     ),
 }
 
@@ -219,6 +223,13 @@ def sample_context(key: str) -> dict[str, Any]:
         "code_minutes": settings.SUBJECT_CODE_MINUTES,
         "denial_reason": "We could not confirm your identity.",
         "denial_notice": "We cannot act on your request. Reason: we could not confirm it.",
+        "systems": [
+            {"name": "Zoom", "deleted": True, "reason": ""},
+            {"name": "Webex", "deleted": False, "reason": "Kept for a legal hold until 2027."},
+        ],
+        "not_deleted": [
+            {"name": "Webex", "deleted": False, "reason": "Kept for a legal hold until 2027."}
+        ],
     }
     return {name: values[name] for name in _spec(key).all_variables}
 
@@ -549,9 +560,17 @@ def notify_denied(request: PrivacyRequest) -> OutboundEmail:
     )
 
 
-def notify_deletion_done(request: PrivacyRequest) -> OutboundEmail:
-    """Tell the subject their data was deleted (the deletion workflow calls this)."""
-    return email_queue(request, "deletion_done")
+def notify_deletion_done(request: PrivacyRequest, systems: list[dict[str, Any]]) -> OutboundEmail:
+    """Tell the subject the deletion request is complete, system by system.
+
+    ``systems``: ``{"name", "deleted", "reason"}`` per system (the Direct Contact
+    workflow's outcomes).
+    """
+    return email_queue(
+        request,
+        "deletion_done",
+        {"systems": systems, "not_deleted": [s for s in systems if not s["deleted"]]},
+    )
 
 
 def notify_after_commit(func, request_id: int) -> None:

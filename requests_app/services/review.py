@@ -35,11 +35,12 @@ from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q
 from django.utils import timezone
 
 from connectors.providers.field_rules import FieldRule, object_type_label, path_sort_key, rule_for
+from portal import report_storage
 from portal.audit import audit_record
 from portal.models import User
 from portal.roles import require_role
 from requests_app.models import ObjectTypeSelection, PrivacyRequest, Record, RecordEdit, Result
-from requests_app.reports import ReportMeta, ReportSection, flatten_record
+from requests_app.reports import ReportFile, ReportMeta, ReportSection, flatten_record
 
 PER_PAGE_MAX = 200
 REASON_MAX = 1000
@@ -702,9 +703,51 @@ def report_sections(request: PrivacyRequest) -> list[ReportSection]:
     return sections
 
 
+# Object types whose records stand for attached files (Direct Contact uploads):
+# ``external_id`` is the encrypted blob's storage name, ``data["file"]`` its zip path.
+ATTACHED_FILE_TYPES = ("direct_contact_file",)
+
+
+def report_files(request: PrivacyRequest) -> list[ReportFile]:
+    """The released attached files: records of a released file type not withheld."""
+    files = []
+    for review in review_object_types(request):
+        if review.object_type not in ATTACHED_FILE_TYPES or not review.included:
+            continue
+        rows = (
+            Record.objects.filter(result=review.result, object_type=review.object_type)
+            .exclude(included=False)
+            .order_by("id")
+            .values_list("external_id", "data")
+        )
+        for storage_name, data in rows:
+            path = data.get("file") if isinstance(data, dict) else None
+            if path:
+                files.append(
+                    ReportFile(
+                        path=path,
+                        open=lambda name=storage_name: report_storage.open_decrypted(name),
+                    )
+                )
+    return files
+
+
+def _report_notices(request: PrivacyRequest) -> tuple[str, ...]:
+    skipped = (
+        request.results.filter(status=Result.Status.SKIPPED, error_code="escalated_skip")
+        .order_by("connection_name")
+        .values_list("connection_name", flat=True)
+    )
+    return tuple(
+        f"{name} was not included: its owner did not answer our request in time."
+        for name in skipped
+    )
+
+
 def report_meta(request: PrivacyRequest, generated_at: datetime) -> ReportMeta:
     """What the report says about the request, dated ``generated_at``."""
     return ReportMeta(
+        notices=_report_notices(request),
         reference=str(request.reference),
         request_type=request.get_request_type_display(),
         regulation=request.get_regulation_display(),

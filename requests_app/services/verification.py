@@ -24,12 +24,12 @@ from portal.roles import require_role
 from requests_app.models import (
     OutboundEmail,
     PrivacyRequest,
-    RequestType,
     SubjectLink,
     SubjectMessage,
 )
 from requests_app.services import notifications
-from requests_app.services.fetching import fetch_start, privacy_request_status_set
+from requests_app.services.direct_contact import privacy_request_work_start
+from requests_app.services.fetching import privacy_request_status_set
 from requests_app.services.subject_links import link_create, link_find, link_url, links_revoke
 
 METHOD_MAX = 500
@@ -98,8 +98,7 @@ def privacy_request_verify(
         )
         if locked.status == PrivacyRequest.Status.AWAITING_VERIFICATION:
             privacy_request_status_set(locked, PrivacyRequest.Status.PROCESSING, actor=actor)
-            if locked.request_type == RequestType.ACCESS:
-                fetch_start(privacy_request=locked, actor=actor)
+            privacy_request_work_start(privacy_request=locked, actor=actor)
             if locked.source == PrivacyRequest.Source.PUBLIC_FORM:
                 notifications.notify_after_commit(notifications.notify_received, locked.pk)
     locked.refresh_from_db()

@@ -49,14 +49,14 @@ def test_the_report_is_built_outside_a_transaction_with_the_review_frozen(
     seen = {}
     real = reports.write_report_zip
 
-    def build(meta, sections, dst):
+    def build(meta, sections, dst, **kwargs):
         # No open transaction: on SQLite one would stop every other writer meanwhile.
         seen["in_atomic_block"] = connection.in_atomic_block
         with pytest.raises(ReviewLocked, match="frozen"):
             record_set_included(request_in_review, record, False, actor=reviewer)
         with pytest.raises(ReviewLocked, match="Another approval"):
             privacy_request_approve(request_in_review, actor=approver)
-        return real(meta, sections, dst)
+        return real(meta, sections, dst, **kwargs)
 
     monkeypatch.setattr(approval, "write_report_zip", build)
     report = privacy_request_approve(request_in_review, actor=approver)
@@ -72,7 +72,7 @@ def test_a_failed_build_unfreezes_the_review_and_stores_nothing(
 ):
     approver = StaffFactory(roles=[Role.APPROVER])
 
-    def broken(meta, sections, dst):
+    def broken(meta, sections, dst, **kwargs):
         dst.write(b"partial")
         raise OSError("disk full")
 
@@ -94,9 +94,9 @@ def test_a_denial_during_the_build_wins_and_the_blob_is_removed(
     approver = StaffFactory(roles=[Role.APPROVER])
     real = reports.write_report_zip
 
-    def build(meta, sections, dst):
+    def build(meta, sections, dst, **kwargs):
         privacy_request_deny(request_in_review, actor=approver, reason="Identity not proven")
-        return real(meta, sections, dst)
+        return real(meta, sections, dst, **kwargs)
 
     monkeypatch.setattr(approval, "write_report_zip", build)
     with pytest.raises(ReviewLocked, match="changed while"):

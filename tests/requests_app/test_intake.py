@@ -146,10 +146,12 @@ def test_an_access_request_starts_fetching_in_the_same_transaction(
     assert actions == ["request.created", "request.fetch_started"]
 
 
-def test_a_deletion_request_starts_no_fetch():
+def test_a_deletion_request_starts_no_fetch_but_asks_the_contact():
     ConnectionFactory(connected=True)
     pr = _create(request_type=RequestType.DELETION)
-    assert pr.results.count() == 0
+    assert not pr.results.filter(workflow=Result.Workflow.API).exists()
+    (task,) = pr.results.all()
+    assert task.workflow == Result.Workflow.DIRECT_CONTACT_DELETION
     assert pr.status == PrivacyRequest.Status.PROCESSING
 
 
@@ -157,7 +159,7 @@ def test_a_failing_start_leaves_no_request(monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("start failed")
 
-    monkeypatch.setattr("requests_app.services.intake.fetch_start", broken)
+    monkeypatch.setattr("requests_app.services.direct_contact.fetch_start", broken)
     with pytest.raises(RuntimeError):
         _create()
     assert PrivacyRequest.objects.count() == 0

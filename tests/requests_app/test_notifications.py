@@ -170,7 +170,7 @@ def test_an_email_is_given_up_after_the_last_attempt(commit, monkeypatch, settin
         lambda self, fail_silently=False: (_ for _ in ()).throw(OSError("down")),
     )
     with commit():
-        email = notifications.notify_deletion_done(PrivacyRequestFactory())
+        email = notifications.notify_deletion_done(PrivacyRequestFactory(), [])
     email.refresh_from_db()
     assert email.status == OutboundEmail.Status.FAILED and email.to_address == ""
     assert notifications.email_sweep() == 0
@@ -178,7 +178,8 @@ def test_an_email_is_given_up_after_the_last_attempt(commit, monkeypatch, settin
 
 def test_the_deletion_notice_and_stored_content_is_encrypted(commit):
     request = PrivacyRequestFactory(subject_email="gone@example.com")
-    email = notifications.notify_deletion_done(request)  # queued, not yet sent
+    systems = [{"name": "Zoom", "deleted": True, "reason": ""}]
+    email = notifications.notify_deletion_done(request, systems)  # queued, not yet sent
     from django.db import connection
 
     with connection.cursor() as cursor:

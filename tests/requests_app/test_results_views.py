@@ -44,7 +44,9 @@ def test_new_deletion_request_does_not_fetch(staff_client, enqueued):
         "/requests/new/",
         {"request_type": "deletion", "email": "sam@example.org", "name": "", "regulation": "ccpa"},
     )
-    assert not Result.objects.exists()
+    # Deletion goes through Direct Contact: a task, no API fetch.
+    assert not Result.objects.filter(workflow=Result.Workflow.API).exists()
+    assert enqueued == []
 
 
 def test_results_fragment_shows_counts_notes_and_keeps_refreshing_while_running(staff_client):

@@ -18,12 +18,17 @@ An API fetch (``workflow=api``) uses every status::
                                request closed)
 
 A Direct Contact task (``workflow=dc_access`` or ``dc_deletion``) is another kind of
-Result and goes through the same function. It will use ``pending`` (created, not yet
-sent), ``waiting`` (sent; ``next_attempt_at`` is the next reminder), ``paused``
-(escalated and blocking the request), and the finished statuses ``succeeded`` (the
-contact sent data or confirmed the deletion), ``no_data`` (the contact states there is
-none), ``failed`` and ``skipped`` (escalated with "skip that system"). It never uses
-``queued`` or ``running``: those belong to the background worker of API fetches.
+Result and goes through the same function (``services/direct_contact.py``). It uses
+``pending`` (created, not yet sent: no contact address yet), ``waiting`` (sent; the
+contact's answer waits for staff too), ``paused`` (escalated and blocking the
+request), and the finished statuses ``succeeded`` (accepted data or a confirmed
+deletion, or handled by staff), ``no_data`` (the contact states there is none),
+``failed`` (the contact could not delete, with the reason) and ``skipped`` (escalated
+with "skip that system"). Reminder times live on its ``DirectContactTask``. It never
+uses ``queued`` or ``running``: those belong to the background worker of API fetches.
+
+When every Result has finished, an access request moves to review; a deletion
+request (only Direct Contact tasks) closes and its subject is told what was deleted.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ from django.utils import timezone
 
 from portal.audit import audit_record
 from portal.models import User
-from requests_app.models import PrivacyRequest, Result
+from requests_app.models import PrivacyRequest, RequestType, Result
+from requests_app.services.contact_mail import deletion_done_notify_on_commit
 
 FETCHABLE_REQUEST_STATUSES = (PrivacyRequest.Status.PROCESSING, PrivacyRequest.Status.IN_REVIEW)
 ERROR_MESSAGE_MAX = 500
@@ -66,6 +72,8 @@ _FINISHED = Transition(
 )
 
 TRANSITIONS: dict[str, Transition] = {
+    # Direct Contact only: a task that cannot be sent yet (or a fetch handed to one).
+    Result.Status.PENDING: Transition(resets=("next_attempt_at", "finished_at")),
     Result.Status.QUEUED: Transition(
         stamps=("queued_at",), resets=("finished_at",), schedules=True
     ),
@@ -152,7 +160,12 @@ def _audit_details(result: Result, action: str) -> dict[str, Any]:
 
 
 def privacy_request_check_fetched(*, request_id: int) -> bool:
-    """Move the request to review once every Result has finished."""
+    """Move the request on once every Result has finished.
+
+    An access request goes to review. A deletion request (its Results are Direct
+    Contact deletion tasks, confirmed, refused with a reason, or skipped) closes, and
+    the subject is sent the "deletion done" notice after commit.
+    """
     with transaction.atomic():
         privacy_request = PrivacyRequest.objects.select_for_update(no_key=True).get(pk=request_id)
         if privacy_request.status != PrivacyRequest.Status.PROCESSING:
@@ -162,6 +175,17 @@ def privacy_request_check_fetched(*, request_id: int) -> bool:
             return False  # nothing was fetched from anywhere: not ready for review
         if results.exclude(status__in=Result.FINISHED_STATUSES).exists():
             return False
+        if privacy_request.request_type == RequestType.DELETION:
+            privacy_request.closed_at = timezone.now()
+            privacy_request.save(update_fields=["closed_at"])
+            privacy_request_status_set(privacy_request, PrivacyRequest.Status.CLOSED)
+            audit_record(
+                action="request.deletion_completed",
+                target=privacy_request,
+                details={"results": results.count()},
+            )
+            deletion_done_notify_on_commit(privacy_request.pk)
+            return True
         privacy_request_status_set(privacy_request, PrivacyRequest.Status.IN_REVIEW)
         return True
 

@@ -1,0 +1,11 @@
+"""The system contacts' pages (no staff account): included at /contact/ by portal/urls.py."""
+
+from django.urls import path
+
+from requests_app.views import contact
+
+app_name = "contact"
+
+urlpatterns = [
+    path("<int:task_id>/<str:token>/", contact.contact_task, name="task"),
+]

@@ -1,0 +1,97 @@
+"""The page a system contact opens from their email: no account, one task, nothing else.
+
+The link (task id and secret) is the only credential. The page shows what the
+contact needs (the request type, the subject's email, the due date) and takes the
+answer: data (files and/or label/value fields) or "no data held" for access,
+"deleted" or "could not delete" with a reason for deletion. Answers can be
+amended until staff accept them.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from requests_app.services.direct_contact import (
+    LinkInvalid,
+    direct_contact_answer_access,
+    direct_contact_answer_deletion,
+    direct_contact_task_for_link,
+)
+
+BLANK_FIELD_ROWS = 3
+
+
+def _invalid(request: HttpRequest) -> HttpResponse:
+    # One answer for unknown, replaced, expired and closed links: nothing to probe.
+    return render(request, "contact/invalid.html", status=404)
+
+
+def _field_rows(labels: list[str], values: list[str]) -> list[tuple[str, str]]:
+    rows = list(zip(labels, values, strict=False))
+    return rows + [("", "")] * BLANK_FIELD_ROWS
+
+
+def _ints(values: list[str]) -> list[int]:
+    return [int(v) for v in values if v.isdigit()]
+
+
+@require_http_methods(["GET", "POST"])
+def contact_task(request: HttpRequest, task_id: int, token: str) -> HttpResponse:
+    try:
+        task = direct_contact_task_for_link(task_id, token)
+    except LinkInvalid:
+        return _invalid(request)
+    deletion = task.is_deletion
+    errors: list[str] = []
+    rows = [(f["label"], f["value"]) for f in task.answer_fields] + [("", "")] * BLANK_FIELD_ROWS
+    form = {"outcome": task.answer, "reason": task.answer_note, "note": task.answer_note}
+    if request.method == "POST":
+        form = {
+            "outcome": request.POST.get("outcome", ""),
+            "reason": request.POST.get("reason", ""),
+            "note": request.POST.get("note", ""),
+        }
+        try:
+            if deletion:
+                if form["outcome"] not in ("deleted", "not_deleted"):
+                    raise ValidationError("Choose “deleted” or “could not delete”.")
+                direct_contact_answer_deletion(
+                    task, deleted=form["outcome"] == "deleted", reason=form["reason"]
+                )
+            else:
+                labels = request.POST.getlist("label")
+                values = request.POST.getlist("value")
+                rows = _field_rows(labels, values)
+                direct_contact_answer_access(
+                    task,
+                    fields=list(zip(labels, values, strict=False)),
+                    files=request.FILES.getlist("files"),
+                    no_data=request.POST.get("no_data") == "1",
+                    note=form["note"],
+                    remove_file_ids=_ints(request.POST.getlist("remove_file")),
+                )
+        except LinkInvalid:
+            return _invalid(request)
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            return redirect(f"{request.path}?saved=1")
+    context = {
+        "task": task,
+        "privacy_request": task.result.request,
+        "deletion": deletion,
+        "files": list(task.files.all()),
+        "rows": rows,
+        "form": form,
+        "errors": errors,
+        "saved": request.GET.get("saved") == "1" and not errors,
+        "max_mb": settings.DIRECT_CONTACT_UPLOAD_MAX_BYTES / 2**20,
+        "max_files": settings.DIRECT_CONTACT_UPLOAD_MAX_FILES,
+        "extensions": ", ".join(settings.DIRECT_CONTACT_UPLOAD_EXTENSIONS),
+        "accept": ",".join(f".{e}" for e in settings.DIRECT_CONTACT_UPLOAD_EXTENSIONS),
+    }
+    return render(request, "contact/task.html", context, status=400 if errors else 200)

@@ -1,0 +1,46 @@
+"""Shared helpers for the Direct Contact and retention tests."""
+
+from __future__ import annotations
+
+import re
+
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from connectors.models import Connection
+from requests_app.models import DirectContactTask
+from tests.factories import ConnectionFactory
+
+LINK = re.compile(r"https?://[^\s\"<]+/contact/(\d+)/([A-Za-z0-9_\-]+)/")
+
+
+def dc_connection(name: str, contact: str, **fields) -> Connection:
+    return ConnectionFactory(
+        name=name,
+        contact_email=contact,
+        access_mode=Connection.AccessMode.DIRECT_CONTACT,
+        **fields,
+    )
+
+
+def links_to(address: str) -> list[tuple[int, str]]:
+    """(task id, token) of every contact link mailed to ``address``, oldest first."""
+    found = []
+    for message in mail.outbox:
+        if address in message.to:
+            match = LINK.search(message.body)
+            if match:
+                found.append((int(match.group(1)), match.group(2)))
+    return found
+
+
+def contact_path(task_id: int, token: str) -> str:
+    return f"/contact/{task_id}/{token}/"
+
+
+def upload(name: str, content: bytes = b"hello", content_type: str = "text/plain"):
+    return SimpleUploadedFile(name, content, content_type=content_type)
+
+
+def task_of(result) -> DirectContactTask:
+    return DirectContactTask.objects.get(result=result)

@@ -4,7 +4,9 @@ Every call goes through the same loop: send once (bearer header, (connect, read)
 timeouts, the shared rate budget, one log line per attempt), then a pure
 ``retry_decision`` says whether to wait and try again (full-jitter exponential
 backoff on 429/5xx/timeouts/connection errors, honouring ``Retry-After``) or give
-up with which error. One token refresh follows a 401; errors are mapped onto
+up with which error. One token refresh follows a 401 (and, if the refreshed token
+is refused too, one try with the token now stored, which another worker may have
+refreshed); errors are mapped onto
 ``connectors.exceptions``. All waiting goes through ``connectors.clock``.
 
 What differs between providers comes from the provider object the client is
@@ -25,7 +27,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import requests
 from django.conf import settings
@@ -98,6 +100,15 @@ class TokenSource(Protocol):
 
     def refreshed_token(self, stale: str) -> str:
         """A new token after ``stale`` got a 401; raises ``GrantRevoked`` if refused."""
+        ...
+
+
+@runtime_checkable
+class StoredTokenSource(TokenSource, Protocol):
+    """A token source backed by shared storage that other workers also refresh."""
+
+    def stored_token(self, rejected: str) -> str | None:
+        """The newest stored token, read afresh, or None if it is still ``rejected``."""
         ...
 
 
@@ -323,7 +334,7 @@ class _Caller:
         path = safe_path(url)
         retry_unsafe = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
         token = self._token()
-        refreshed = False
+        refreshed = reread = False
         waited = 0.0
         attempt = 0
         while True:
@@ -357,6 +368,14 @@ class _Caller:
                     refreshed = True
                     token = self._refreshed(token)
                     continue
+                if status == 401 and token and not reread:
+                    # Rejected right after a refresh: another worker may have refreshed
+                    # since (and the provider dropped ours). Once, with the stored token.
+                    reread = True
+                    newest = self._stored_token(token)
+                    if newest is not None:
+                        token = newest
+                        continue
                 retry_after = parse_retry_after(response.headers.get("Retry-After"), clock.now())
             else:
                 status, retry_after = None, None
@@ -448,6 +467,9 @@ class _Caller:
 
     def _refreshed(self, stale: str) -> str:
         raise NotImplementedError
+
+    def _stored_token(self, rejected: str) -> str | None:
+        return None
 
     def _take_slot(self, category: str, waited: float, method: str, path: str) -> float:
         return 0.0
@@ -558,6 +580,11 @@ class ApiClient(_Caller):
 
     def _refreshed(self, stale: str) -> str:
         return self.token_source.refreshed_token(stale)
+
+    def _stored_token(self, rejected: str) -> str | None:
+        if isinstance(self.token_source, StoredTokenSource):
+            return self.token_source.stored_token(rejected)
+        return None
 
     def _take_slot(self, category: str, waited: float, method: str, path: str) -> float:
         if self.budget is None:

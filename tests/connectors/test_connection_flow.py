@@ -322,14 +322,14 @@ def test_eight_threads_refresh_once_and_share_the_new_token(simulator):
     connection = simulator_connection(simulator, "zoom", account="full")
     stale = connection.access_token
     barrier = threading.Barrier(8)
-    tokens, errors = [], []
+    got, errors = [], []
 
     def worker():
         from django.db import connections
 
         try:
             barrier.wait()
-            tokens.append(
+            got.append(
                 tokens.refresh_tokens(
                     connection_id=connection.pk, stale_access_token=stale
                 ).access_token
@@ -345,10 +345,10 @@ def test_eight_threads_refresh_once_and_share_the_new_token(simulator):
     for t in threads:
         t.join(30)
     assert errors == []
-    assert len(tokens) == 8 and len(set(tokens)) == 1
+    assert len(got) == 8 and len(set(got)) == 1
     assert len(token_calls(simulator, "zoom")) == 1
     stored = Connection.objects.get(pk=connection.pk)
-    assert stored.access_token == tokens[0]
+    assert stored.access_token == got[0]
     assert stored.status == Connection.Status.ACTIVE
 
 

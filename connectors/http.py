@@ -4,8 +4,11 @@ Every call goes through the same loop: send once (bearer header, (connect, read)
 timeouts, the shared rate budget, one log line per attempt), then a pure
 ``retry_decision`` says whether to wait and try again (full-jitter exponential
 backoff on 429/5xx/timeouts/connection errors, honouring ``Retry-After``) or give
-up with which error. One token refresh follows a 401; errors are mapped onto
-``connectors.exceptions``. All waiting goes through ``connectors.clock``.
+up with which error. One token refresh follows a 401 (and, if the refreshed token
+is refused too, one try with the token now stored, which another worker may have
+refreshed); a 2xx with a malformed body is sent again, with its own small bound
+(``MALFORMED_MAX_ATTEMPTS``). Errors are mapped onto ``connectors.exceptions``.
+All waiting goes through ``connectors.clock``.
 
 What differs between providers comes from the provider object the client is
 built with (see ``ProviderHooks``): how an error body names a missing scope, and
@@ -25,7 +28,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import requests
 from django.conf import settings
@@ -58,6 +61,10 @@ BACKOFF_BASE = 1.0
 BACKOFF_MAX = 60.0
 DEFAULT_MAX_PAGES = 1000
 TOKEN_MAX_ATTEMPTS = 3
+# A 2xx whose body is not what the call expects (truncated or not JSON, not an object,
+# a listing's items not a list of objects) is sent again, up to this many attempts per
+# call, counted apart from 429/5xx retries: a garbled answer is usually a one-off.
+MALFORMED_MAX_ATTEMPTS = 4
 _TRANSPORT_ERRORS = (
     requests.ConnectionError,
     requests.Timeout,
@@ -98,6 +105,15 @@ class TokenSource(Protocol):
 
     def refreshed_token(self, stale: str) -> str:
         """A new token after ``stale`` got a 401; raises ``GrantRevoked`` if refused."""
+        ...
+
+
+@runtime_checkable
+class StoredTokenSource(TokenSource, Protocol):
+    """A token source backed by shared storage that other workers also refresh."""
+
+    def stored_token(self, rejected: str) -> str | None:
+        """The newest stored token, read afresh, or None if it is still ``rejected``."""
         ...
 
 
@@ -318,14 +334,22 @@ class _Caller:
         category: str = "default",
         idempotent: bool | None = None,
         basic_auth: tuple[str, str] | None = None,
+        check: Callable[[ApiResponse], object] | None = None,
     ) -> ApiResponse:
+        """Send until an answer, retrying as ``retry_decision`` says.
+
+        ``check`` reads a successful answer's body (raising ``MalformedResponse`` if
+        it is unusable) before it is returned: a malformed body is sent again, up to
+        ``MALFORMED_MAX_ATTEMPTS`` attempts, if the request may be repeated.
+        """
         method = method.upper()
         path = safe_path(url)
         retry_unsafe = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
         token = self._token()
-        refreshed = False
+        refreshed = reread = False
         waited = 0.0
         attempt = 0
+        malformed = 0  # attempts answered with a malformed body
         while True:
             attempt += 1
             with self._count_lock:
@@ -345,7 +369,7 @@ class _Caller:
                 self._observe(category, response)
                 status = response.status_code
                 if status < 400:
-                    return ApiResponse(
+                    answer = ApiResponse(
                         status=status,
                         headers=response.headers,
                         content=response.content,
@@ -353,15 +377,40 @@ class _Caller:
                         method=method,
                         path=path,
                     )
+                    try:
+                        if check is not None:
+                            check(answer)
+                    except MalformedResponse as exc:
+                        malformed += 1
+                        wait = backoff(malformed)
+                        if (
+                            not retry_unsafe
+                            or malformed >= MALFORMED_MAX_ATTEMPTS
+                            or wait > self._wait_allowance(waited)
+                        ):
+                            exc.retry_after = wait
+                            raise
+                        clock.sleep(wait)
+                        waited += wait
+                        continue
+                    return answer
                 if status == 401 and token and not refreshed:
                     refreshed = True
                     token = self._refreshed(token)
                     continue
+                if status == 401 and token and not reread:
+                    # Rejected right after a refresh: another worker may have refreshed
+                    # since (and the provider dropped ours). Once, with the stored token.
+                    reread = True
+                    newest = self._stored_token(token)
+                    if newest is not None:
+                        token = newest
+                        continue
                 retry_after = parse_retry_after(response.headers.get("Retry-After"), clock.now())
             else:
                 status, retry_after = None, None
             decision = retry_decision(
-                attempt=attempt,
+                attempt=attempt - malformed,
                 max_attempts=self.max_attempts,
                 status=status,
                 failure=failure,
@@ -449,6 +498,9 @@ class _Caller:
     def _refreshed(self, stale: str) -> str:
         raise NotImplementedError
 
+    def _stored_token(self, rejected: str) -> str | None:
+        return None
+
     def _take_slot(self, category: str, waited: float, method: str, path: str) -> float:
         return 0.0
 
@@ -532,7 +584,14 @@ class ApiClient(_Caller):
     def get(
         self, path_or_url: str, *, params: Params = None, category: str = "default"
     ) -> ApiResponse:
-        return self._call("GET", self.build_url(path_or_url), params=params, category=category)
+        """GET a JSON object; a malformed body is retried (see ``MALFORMED_MAX_ATTEMPTS``)."""
+        return self._call(
+            "GET",
+            self.build_url(path_or_url),
+            params=params,
+            category=category,
+            check=ApiResponse.json,
+        )
 
     def post(
         self,
@@ -551,6 +610,7 @@ class ApiClient(_Caller):
             json=json,
             category=category,
             idempotent=idempotent,
+            check=ApiResponse.json if idempotent else None,  # can be sent again
         )
 
     def _token(self) -> str | None:
@@ -558,6 +618,11 @@ class ApiClient(_Caller):
 
     def _refreshed(self, stale: str) -> str:
         return self.token_source.refreshed_token(stale)
+
+    def _stored_token(self, rejected: str) -> str | None:
+        if isinstance(self.token_source, StoredTokenSource):
+            return self.token_source.stored_token(rejected)
+        return None
 
     def _take_slot(self, category: str, waited: float, method: str, path: str) -> float:
         if self.budget is None:
@@ -602,15 +667,18 @@ class ApiClient(_Caller):
         start_cursor: str | None = None,
         category: str = "default",
     ) -> Iterator[Page]:
-        """Walk a listing page by page the provider's way, up to ``max_pages`` pages."""
+        """Walk a listing page by page the provider's way, up to ``max_pages`` pages.
+
+        A page whose body is malformed (its items not a list of objects included) is
+        asked for again with the same URL, so the listing goes on from that page.
+        """
         pager = self.hooks.pager(
             self, path, params=params, start_cursor=start_cursor, page_size=page_size
         )
         url, query = pager.first_request()
         pages = 0
         while True:
-            response = self.get(url, params=query, category=category)
-            items = response.items(items_key)
+            response, items = self._page(url, query, items_key=items_key, category=category)
             pages += 1
             next_cursor = pager.next_cursor(response)
             yield Page(items, next_cursor)
@@ -625,6 +693,24 @@ class ApiClient(_Caller):
                 )
                 return
             url, query = pager.request_for(next_cursor)
+
+    def _page(
+        self, url: str, query: Params, *, items_key: str, category: str
+    ) -> tuple[ApiResponse, list[dict[str, Any]]]:
+        """One page and its items; a page whose items are not a list of objects is
+        asked for again (``get`` already retries a body that is not a JSON object)."""
+        malformed = 0
+        while True:
+            response = self.get(url, params=query, category=category)
+            try:
+                return response, response.items(items_key)
+            except MalformedResponse as exc:
+                malformed += 1
+                wait = backoff(malformed)
+                if malformed >= MALFORMED_MAX_ATTEMPTS or wait > self._wait_allowance(0.0):
+                    exc.retry_after = wait
+                    raise
+                clock.sleep(wait)
 
 
 # --- OAuth endpoints -------------------------------------------------------------------

@@ -48,6 +48,9 @@ class Connection(models.Model):
     refresh_token = EncryptedSecretField(null=True, blank=True)
     access_token_expires_at = models.DateTimeField(null=True, blank=True)
     refresh_token_expires_at = models.DateTimeField(null=True, blank=True)
+    # Seconds the provider said the access token lives (``expires_in``): the refresh
+    # margin is at most half of it, so short-lived tokens are not refreshed on every call.
+    access_token_lifetime = models.PositiveIntegerField(null=True, blank=True)
     # Incremented on every token write, so a worker can tell another one refreshed.
     token_generation = models.PositiveIntegerField(default=0)
     granted_scopes = models.JSONField(default=list, blank=True)

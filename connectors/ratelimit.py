@@ -14,6 +14,10 @@ Guarantees: counting uses ``cache.incr``, which is atomic on Redis, memcached an
 LocMem. On other backends (database, file) each slot is also claimed with
 ``cache.add`` of a per-slot key; that makes the limit exact on the database cache
 (primary-key insert) and best effort on the file cache, whose ``add`` is not atomic.
+Without Redis the default cache is ``portal.cache.NonCullingDatabaseCache``, which
+never drops a live key, so the per-slot claims are exact. Django's own
+``DatabaseCache`` is unsafe for the budget: at ``MAX_ENTRIES`` it culls keys whether
+live or not, and a culled slot is claimed again, so more calls pass than the limit.
 Fixed windows allow up to twice the limit across a window boundary; provider
 windows are not aligned with ours anyway, and a 429 is handled by the shared block.
 The "blocked until" value only ever moves later, but two workers recording a block

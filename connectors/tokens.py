@@ -5,13 +5,18 @@ two workers never spend the same (Zoom: rotating) refresh token; the new refresh
 token is saved in the same transaction as the new access token. When the provider
 refuses the grant, ``connection_mark_needs_reauth`` stops using it and tells the
 connection's owners.
+
+A token is refreshed when it expires within ``refresh_margin``: the
+``TOKEN_REFRESH_MARGIN`` setting, or half the token's lifetime when that is
+shorter, so a 30-second token is refreshed about every 15 seconds rather than
+before every call.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -41,6 +46,7 @@ def apply_tokens(connection: Connection, tokens: TokenSet) -> list[str]:
     connection.access_token_expires_at = (
         now + timedelta(seconds=tokens.expires_in) if tokens.expires_in else None
     )
+    connection.access_token_lifetime = tokens.expires_in or None
     if tokens.refresh_token_expires_in:
         connection.refresh_token_expires_at = now + timedelta(
             seconds=tokens.refresh_token_expires_in
@@ -52,6 +58,7 @@ def apply_tokens(connection: Connection, tokens: TokenSet) -> list[str]:
         "access_token",
         "refresh_token",
         "access_token_expires_at",
+        "access_token_lifetime",
         "refresh_token_expires_at",
         "api_base_url",
         "token_generation",
@@ -65,9 +72,24 @@ def _lock_timeout() -> None:
             cur.execute("SET LOCAL lock_timeout = %s", [f"{settings.TOKEN_REFRESH_LOCK_TIMEOUT}s"])
 
 
+def refresh_margin(lifetime: int | None) -> timedelta:
+    """How long before expiry to refresh: the setting, at most half the token's lifetime.
+
+    An unknown lifetime (tokens stored before it was kept) gets the setting.
+    """
+    margin = settings.TOKEN_REFRESH_MARGIN
+    if lifetime:
+        margin = min(margin, timedelta(seconds=lifetime / 2))
+    return margin
+
+
+def expires_soon(expires_at: datetime | None, lifetime: int | None) -> bool:
+    """Whether a token expiring at ``expires_at`` is due for a refresh now."""
+    return expires_at is not None and expires_at <= timezone.now() + refresh_margin(lifetime)
+
+
 def needs_refresh(connection: Connection) -> bool:
-    expires = connection.access_token_expires_at
-    return expires is not None and expires <= timezone.now() + settings.TOKEN_REFRESH_MARGIN
+    return expires_soon(connection.access_token_expires_at, connection.access_token_lifetime)
 
 
 def refresh_tokens(*, connection_id: int, stale_access_token: str | None = None) -> Connection:
@@ -75,7 +97,7 @@ def refresh_tokens(*, connection_id: int, stale_access_token: str | None = None)
 
     With ``stale_access_token`` (after a 401) the refresh happens only if the
     stored token is still that one; without it (proactive), only if the token
-    expires within ``TOKEN_REFRESH_MARGIN``. The new refresh token is saved in
+    expires within its ``refresh_margin``. The new refresh token is saved in
     the same transaction as the new access token, before anyone uses it.
     """
     refused: GrantRevoked | Unauthorized | None = None
@@ -130,19 +152,21 @@ def refresh_tokens(*, connection_id: int, stale_access_token: str | None = None)
 
 
 def refresh_expiring_tokens() -> int:
-    """Refresh every active connection whose access token expires within the margin.
+    """Refresh every active connection whose access token expires within its margin.
 
     Runs on a schedule so fetches rarely meet an expired token; each refresh takes
-    the row lock, so it never races a worker refreshing after a 401.
+    the row lock, so it never races a worker refreshing after a 401. Returns how
+    many were due.
     """
-    soon = timezone.now() + settings.TOKEN_REFRESH_MARGIN
-    due = Connection.objects.filter(
+    soon = timezone.now() + settings.TOKEN_REFRESH_MARGIN  # the widest margin
+    candidates = Connection.objects.filter(
         status=Connection.Status.ACTIVE,
         refresh_token__isnull=False,
         access_token_expires_at__lte=soon,
-    ).values_list("pk", flat=True)
+    ).values_list("pk", "access_token_expires_at", "access_token_lifetime")
+    due = [pk for pk, expires, lifetime in candidates if expires_soon(expires, lifetime)]
     refreshed = 0
-    for pk in list(due):
+    for pk in due:
         try:
             refresh_tokens(connection_id=pk)
             refreshed += 1
@@ -175,19 +199,20 @@ class ConnectionTokenSource:
         self.connection_id = connection_id
         self._lock = threading.Lock()
         self._token: str | None = None
-        self._expires_at = None
+        self._expires_at: datetime | None = None
+        self._lifetime: int | None = None
 
     def _remember(self, connection: Connection) -> str:
         if connection.status == Connection.Status.NEEDS_REAUTH or not connection.access_token:
             raise _needs_reauth(connection)
         self._token = connection.access_token
         self._expires_at = connection.access_token_expires_at
+        self._lifetime = connection.access_token_lifetime
         return self._token
 
     def access_token(self) -> str:
         with self._lock:
-            soon = timezone.now() + settings.TOKEN_REFRESH_MARGIN
-            if self._token is None or (self._expires_at is not None and self._expires_at <= soon):
+            if self._token is None or expires_soon(self._expires_at, self._lifetime):
                 connection = Connection.objects.get(pk=self.connection_id)
                 if needs_refresh(connection):
                     connection = refresh_tokens(connection_id=self.connection_id)
@@ -199,6 +224,18 @@ class ConnectionTokenSource:
             if self._token is not None and self._token != stale:
                 return self._token  # Another thread of this client refreshed already.
             connection = refresh_tokens(connection_id=self.connection_id, stale_access_token=stale)
+            return self._remember(connection)
+
+    def stored_token(self, rejected: str) -> str | None:
+        """The token now stored for the connection, read afresh, unless it is ``rejected``.
+
+        After a refreshed token got a 401 too, another worker may have refreshed (and
+        the provider dropped ours) meanwhile: the row, not this cache, knows.
+        """
+        with self._lock:
+            connection = Connection.objects.get(pk=self.connection_id)
+            if connection.access_token == rejected:
+                return None
             return self._remember(connection)
 
 

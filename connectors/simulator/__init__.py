@@ -52,9 +52,11 @@ in at authorize instead of the demo admin, e.g. a non-admin);
 ``code_lifetime_webex``/``code_lifetime_zoom`` (300 s);
 ``webex_access_lifetime`` (1209599), ``webex_refresh_lifetime`` (90 days),
 ``webex_rotate_refresh`` (False); ``zoom_access_lifetime`` (3599), ``zoom_refresh_lifetime``
-(15 years), ``zoom_reauth_revokes_previous`` (True: a new code exchange for the same
-client and user revokes older grants, Zoom's 4741); ``webex_link_defects`` (next URLs
-carry ``max=null`` and drop every other query parameter); ``webex_instance_cap`` (10000);
+(15 years), ``access_lifetime_by_client`` (``{client_id: seconds}``, overrides the
+provider's access lifetime for that client), ``zoom_reauth_revokes_previous`` (True: a
+new code exchange for the same client and user revokes older grants, Zoom's 4741);
+``webex_link_defects`` (next URLs carry ``max=null`` and drop every other query
+parameter); ``webex_instance_cap`` (10000);
 ``webex_people_me_requires_scope`` (False); ``webex_rate_per_minute`` (300) over
 ``webex_rate_window`` (60 s) per token; ``zoom_email_case_sensitive`` (False);
 ``zoom_page_token_ttl`` (900 s); ``zoom_qps`` (``{"Light": 80, "Medium": 60}``,
@@ -62,7 +64,8 @@ Business+) over ``zoom_qps_window`` (1 s) per account and category; ``zoom_daily
 (per category, none by default); ``zoom_ratelimit_headers`` (True);
 ``zoom_qps_retry_after`` (False); random faults from the seeded RNG: ``fault_provider``,
 ``latency`` (seconds, every request), ``rate_429``, ``rate_5xx``, ``rate_malformed``
-(bad JSON or an HTML 502), ``rate_slow`` with ``slow_seconds``.
+(bad JSON or an HTML 502), ``rate_bad_body`` (a 200 with truncated JSON or a JSON array
+instead of an object), ``rate_slow`` with ``slow_seconds``.
 
 Seeded data (``seed.py``; anchored to the reset time floored to the UTC day)
 -----------------------------------------------------------------------------

@@ -27,6 +27,8 @@ class Knobs:
     webex_refresh_lifetime: int = WEBEX_REFRESH_LIFETIME
     webex_rotate_refresh: bool = False
     zoom_access_lifetime: int = ZOOM_ACCESS_LIFETIME
+    # Access token lifetime for one client ({client_id: seconds}); overrides the above.
+    access_lifetime_by_client: dict[str, int] = field(default_factory=dict)
     zoom_refresh_lifetime: int = ZOOM_REFRESH_LIFETIME
     zoom_reauth_revokes_previous: bool = True
     # Webex API
@@ -49,6 +51,8 @@ class Knobs:
     rate_429: float = 0.0
     rate_5xx: float = 0.0
     rate_malformed: float = 0.0
+    # A 200 whose body is unusable: truncated JSON or a JSON array instead of an object.
+    rate_bad_body: float = 0.0
     rate_slow: float = 0.0
     slow_seconds: float = 5.0
 

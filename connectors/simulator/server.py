@@ -95,6 +95,10 @@ def _random(provider: str, kind: str, status: int = 200) -> Response:
         return _provider_error(provider, 503)
     if kind == "bad_json":
         return Response(status, b'{"items": [{"id": "truncat', {"Content-Type": "application/json"})
+    if kind == "wrong_shape":
+        return Response(
+            status, b'[{"id": "not-an-object-body"}]', {"Content-Type": "application/json"}
+        )
     return Response.html(
         status if status != 200 else 502, "<html><body><h1>502 Bad Gateway</h1></body></html>"
     )

@@ -167,7 +167,7 @@ class SimulatorState:
     def issue_access(self, grant: Grant, lifetime: int | None = None) -> tuple[str, int]:
         with self.lock:
             if lifetime is None:
-                lifetime = (
+                lifetime = self.knobs.access_lifetime_by_client.get(grant.client_id) or (
                     self.knobs.webex_access_lifetime
                     if grant.provider == "webex"
                     else self.knobs.zoom_access_lifetime
@@ -342,7 +342,8 @@ class SimulatorState:
             return None
 
     def random_fault(self, provider: str) -> str | None:
-        """Draw from the seeded RNG: None, '429', '5xx', 'bad_json', 'html' or 'slow'."""
+        """Draw from the seeded RNG: None, '429', '5xx', 'bad_json', 'html', 'wrong_shape'
+        or 'slow'."""
         with self.lock:
             k = self.knobs
             if k.fault_provider and k.fault_provider != provider:
@@ -351,11 +352,14 @@ class SimulatorState:
                 ("429", k.rate_429),
                 ("5xx", k.rate_5xx),
                 ("malformed", k.rate_malformed),
+                ("bad_body", k.rate_bad_body),
                 ("slow", k.rate_slow),
             ):
                 if rate and self.rng.random() < rate:
                     if name == "malformed":
                         return self.rng.choice(["bad_json", "html"])
+                    if name == "bad_body":
+                        return self.rng.choice(["bad_json", "wrong_shape"])
                     return name
             return None
 

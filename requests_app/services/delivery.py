@@ -128,7 +128,11 @@ def code_send(link: SubjectLink) -> bool:
         return False
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     with transaction.atomic():
-        locked = SubjectLink.objects.select_for_update(of=("self",)).select_related("report").get(pk=link.pk)
+        locked = (
+            SubjectLink.objects.select_for_update(of=("self",))
+            .select_related("report")
+            .get(pk=link.pk)
+        )
         if not link_is_live(locked):
             return False
         locked.code_hash = _code_hash(locked.pk, code)
@@ -159,7 +163,11 @@ def code_check(link_id: int, code: str) -> CodeOutcome:
     """Check an entered code (constant time); three wrong tries or expiry need a new code."""
     code = "".join((code or "").split())
     with transaction.atomic():
-        link = SubjectLink.objects.select_for_update(of=("self",)).select_related("report").get(pk=link_id)
+        link = (
+            SubjectLink.objects.select_for_update(of=("self",))
+            .select_related("report")
+            .get(pk=link_id)
+        )
         if not link_is_live(link) or not code_is_pending(link):
             return CodeOutcome(CodeCheck.NEW_CODE_NEEDED)
         if code.isdigit() and hmac.compare_digest(link.code_hash, _code_hash(link.pk, code)):
@@ -204,7 +212,9 @@ def download_open(link_id: int) -> tuple[Report, DecryptedBlob] | None:
     try:
         with transaction.atomic():
             locked = (
-                SubjectLink.objects.select_for_update(of=("self",)).select_related("report").get(pk=link_id)
+                SubjectLink.objects.select_for_update(of=("self",))
+                .select_related("report")
+                .get(pk=link_id)
             )
             if not link_is_live(locked):
                 blob.close()

@@ -379,10 +379,9 @@ def test_webex_generic_403_stays_forbidden(server, make_client):
 def test_malformed_bodies_raise_malformed_response(server, make_client, reply):
     server.script("GET", "/v1/people/me", reply)
 
-    response = make_client().get("/people/me")
-
     with pytest.raises(MalformedResponse) as caught:
-        response.json()
+        make_client().get("/people/me").json()
+    assert len(server.hits("GET", "/v1/people/me")) == http.MALFORMED_MAX_ATTEMPTS
     assert isinstance(caught.value, Transient)
     assert caught.value.code == "malformed_response"
     assert "Gateway" not in str(caught.value)
@@ -768,7 +767,7 @@ def test_no_secret_in_logs_or_errors(server, make_client, max_jitter_clock, capl
         assert "subject@example.com" not in text
         assert "hostEmail" not in text
     records = [r for r in caplog.records if r.name == "connectors.http"]
-    assert len(records) == 2 + 2 + 1 + 1 + 1  # one line per attempt
+    assert len(records) == 2 + 2 + 1 + http.MALFORMED_MAX_ATTEMPTS + 1  # one per attempt
     first = records[0]
     assert (
         first.http_provider,

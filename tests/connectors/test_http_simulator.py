@@ -101,7 +101,12 @@ def test_simulated_5xx_then_success_and_exhausted(sim, max_jitter_clock):
 
 def test_simulated_bad_json_is_malformed(sim, max_jitter_clock):
     client = _client(sim, "webex")
-    sim.state.add_fault(provider="webex", path_prefix="/webex/v1/people/me", kind="bad_json")
+    sim.state.add_fault(
+        provider="webex",
+        path_prefix="/webex/v1/people/me",
+        kind="bad_json",
+        count=http.MALFORMED_MAX_ATTEMPTS,
+    )
 
     with pytest.raises(MalformedResponse):
         client.get("/people/me").json()

@@ -13,14 +13,13 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from portal.audit import audit_record
 from portal.models import API_TOKEN_DEFAULT_DAYS, ApiToken, User
+from portal.throttle import throttle_hit
 
 API_TOKEN_MAX_DAYS = 366
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _digest(raw: str) -> str:
@@ -96,43 +95,11 @@ def api_token_revoke(*, token: ApiToken, actor: User) -> bool:
     return True
 
 
-def parse_rate(value: str) -> tuple[int, int] | None:
-    """``"120/m"`` -> (120, 60); units s, m, h, d. Empty or ``0`` means no limit."""
-    value = (value or "").strip()
-    if value in ("", "0"):
-        return None
-    count, _, unit = value.partition("/")
-    if unit not in _UNITS or not count.strip().isdigit() or int(count) < 1:
-        raise ValueError(f"API_TOKEN_RATE_LIMIT must look like 120/m, not {value!r}.")
-    return int(count), _UNITS[unit]
-
-
 def api_token_throttle(token: ApiToken) -> int:
     """Count one API call for ``token``: 0 if it may proceed, else seconds to wait.
 
-    Fixed windows aligned to the epoch, ``settings.API_TOKEN_RATE_LIMIT`` calls
-    each (e.g. ``"120/m"``), shared by every process through the default cache.
-    Each call claims a numbered slot with ``cache.add``, so the count is exact even
-    where ``incr`` is not atomic (the database cache). Answer a non-zero result
-    with 429 and ``Retry-After``.
+    ``settings.API_TOKEN_RATE_LIMIT`` calls per fixed window (e.g. ``"120/m"``),
+    shared by every process (``portal.throttle``). Answer a non-zero result with 429
+    and ``Retry-After``.
     """
-    rate = parse_rate(getattr(settings, "API_TOKEN_RATE_LIMIT", ""))
-    if rate is None:
-        return 0
-    limit, seconds = rate
-    now = timezone.now().timestamp()
-    window = int(now // seconds)
-    retry_after = max(int((window + 1) * seconds - now + 0.999), 1)
-    counter = f"api-token-rate:{token.pk}:{window}"
-    ttl = seconds + 60
-    for _ in range(limit + 1):
-        cache.add(counter, 0, timeout=ttl)
-        try:
-            n = cache.incr(counter)
-        except ValueError:  # expired between add and incr
-            continue
-        if n > limit:
-            return retry_after
-        if cache.add(f"{counter}:{n}", 1, timeout=ttl):
-            return 0
-    return retry_after
+    return throttle_hit(f"api-token:{token.pk}", getattr(settings, "API_TOKEN_RATE_LIMIT", ""))

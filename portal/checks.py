@@ -54,7 +54,7 @@ def check_field_key_not_secret_key(app_configs=None, **kwargs):
 @register()
 def check_api_token_rate_limit(app_configs=None, **kwargs):
     """A malformed API_TOKEN_RATE_LIMIT would fail every API call; say so at start-up."""
-    from portal.api_tokens import parse_rate
+    from portal.throttle import parse_rate
 
     try:
         parse_rate(getattr(settings, "API_TOKEN_RATE_LIMIT", ""))

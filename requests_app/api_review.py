@@ -9,15 +9,13 @@ enforce the same rules. Key shape for object types: ``"<result id>:<object type>
 
 from __future__ import annotations
 
-import base64
 import copy
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import EmptyPage, Paginator
 from django.db import transaction
-from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
-from django.utils.cache import add_never_cache_headers
+from django.http import HttpRequest, JsonResponse
 
 from connectors.providers.field_rules import CREDENTIAL, rule_for
 from portal.audit import audit_record
@@ -30,6 +28,7 @@ from requests_app.api import (
     error,
     serialize_request,
 )
+from requests_app.downloads import report_response
 from requests_app.models import PrivacyRequest, Record, RecordEdit, Report, Result
 from requests_app.reports import flatten_record
 from requests_app.services import approval, review
@@ -339,12 +338,5 @@ def request_report(request: HttpRequest, pk: int):
         actor=request.user,
         details={"report_id": report.pk, "round": report.round, "sha256": report.sha256},
     )
-    response = StreamingHttpResponse(blob, content_type="application/zip")
     filename = f"dsar-report-{privacy_request.reference}-round{report.round}.zip"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Content-Length"] = str(report.size)
-    response["X-Checksum-SHA256"] = report.sha256
-    digest = base64.b64encode(bytes.fromhex(report.sha256)).decode("ascii")
-    response["Digest"] = f"sha-256={digest}"
-    add_never_cache_headers(response)
-    return response
+    return report_response(report, blob, filename)

@@ -17,17 +17,16 @@ import secrets
 from datetime import datetime
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from portal import throttle
 from requests_app.models import PrivacyRequest, Report, SubjectLink
 
 TOKEN_BYTES = 32
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _URL_NAMES = {
     SubjectLink.Purpose.VERIFY: "privacy:verify",
     SubjectLink.Purpose.STATUS: "privacy:status",
@@ -111,42 +110,11 @@ def links_revoke(request: PrivacyRequest, purpose: str) -> int:
 # --- rate limits -------------------------------------------------------------------------
 
 
-def parse_rate(value: str) -> tuple[int, int] | None:
-    """``"10/h"`` -> (10, 3600); units s, m, h, d. Empty or ``0`` means no limit."""
-    value = (value or "").strip()
-    if value in ("", "0"):
-        return None
-    count, _, unit = value.partition("/")
-    if unit not in _UNITS or not count.strip().isdigit() or int(count) < 1:
-        raise ValueError(f"A rate limit must look like 10/h, not {value!r}.")
-    return int(count), _UNITS[unit]
-
-
 def throttle_hit(scope: str, key: str, rate: str) -> bool:
     """Count one attempt for (scope, key); True once the fixed window's limit is passed.
 
-    Keys (addresses, emails, token hashes) are stored only as a keyed hash. Shared by
-    every process through the default cache, which never evicts a live counter
-    (``portal/cache.py``); each attempt claims a numbered slot with ``cache.add`` so
-    the count stays exact where ``incr`` is not atomic.
+    Keys (addresses, emails, token hashes) reach the shared counter only as a keyed
+    hash (``portal.throttle``).
     """
-    parsed = parse_rate(rate)
-    if parsed is None:
-        return False
-    limit, seconds = parsed
-    now = timezone.now().timestamp()
-    window = int(now // seconds)
     hashed = salted_hmac("subject-throttle", f"{scope}:{key}").hexdigest()[:40]
-    counter = f"subject-rate:{scope}:{hashed}:{window}"
-    ttl = seconds + 60
-    for _ in range(limit + 1):
-        cache.add(counter, 0, timeout=ttl)
-        try:
-            n = cache.incr(counter)
-        except ValueError:  # expired between add and incr
-            continue
-        if n > limit:
-            return True
-        if cache.add(f"{counter}:{n}", 1, timeout=ttl):
-            return False
-    return True
+    return bool(throttle.throttle_hit(f"subject:{scope}:{hashed}", rate))

@@ -7,7 +7,6 @@ view checks the role itself too, so a forbidden action is a 403 before any work.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable
 from functools import wraps
@@ -21,7 +20,6 @@ from django.http import (
     HttpResponse,
     HttpResponseBase,
     HttpResponseRedirect,
-    StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -33,6 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.audit import audit_events_for, audit_record
 from portal.roles import role_required, user_can
 from requests_app import selectors
+from requests_app.downloads import report_response
 from requests_app.forms import RecordEditForm, ReviewReasonForm
 from requests_app.models import PrivacyRequest, Record, RecordEdit, Report, Result
 from requests_app.reports import report_style_csp_source, value_at
@@ -548,15 +547,8 @@ def report_download(request: HttpRequest, pk: int, report_pk: int) -> HttpRespon
         actor=request.user,
         details={"report_id": report.pk, "round": report.round, "sha256": report.sha256},
     )
-    response = StreamingHttpResponse(blob, content_type="application/zip")
     filename = f"dsar-report-{privacy_request.reference}-round{report.round}.zip"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Content-Length"] = str(report.size)
-    response["X-Checksum-SHA256"] = report.sha256
-    digest = base64.b64encode(bytes.fromhex(report.sha256)).decode("ascii")
-    response["Digest"] = f"sha-256={digest}"
-    add_never_cache_headers(response)
-    return response
+    return report_response(report, blob, filename)
 
 
 def _label(object_type: str) -> str:

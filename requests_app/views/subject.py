@@ -10,7 +10,6 @@ whether a request exists. Rate limits apply per IP and per token.
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 from datetime import datetime, timedelta
@@ -19,13 +18,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from connectors.emails import email_normalize
+from requests_app.downloads import report_response
 from requests_app.models import PrivacyRequest, SubjectLink, SubjectMessage
 from requests_app.services import delivery, verification
 from requests_app.services.intake import privacy_request_create
@@ -351,14 +351,8 @@ def download_file(request: HttpRequest) -> HttpResponseBase:
     if opened is None:
         return _not_found(request)
     report, blob = opened
-    response = StreamingHttpResponse(blob, content_type="application/zip")
     filename = f"{settings.PRIVACY_COMPANY_NAME}-data-report-{report.generated_at:%Y-%m-%d}.zip"
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", filename)
-    response["Content-Disposition"] = f'attachment; filename="{safe}"'
-    response["Content-Length"] = str(report.size)
-    response["X-Checksum-SHA256"] = report.sha256
-    digest = base64.b64encode(bytes.fromhex(report.sha256)).decode("ascii")
-    response["Digest"] = f"sha-256={digest}"
+    response = report_response(report, blob, filename)
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 

@@ -95,6 +95,7 @@ def connection_store_authorization(
     )
     with transaction.atomic():
         connection = Connection.objects.select_for_update(no_key=True).get(pk=connection_id)
+        was = connection.status
         fields = apply_tokens(connection, tokens)
         connection.granted_scopes = sorted(tokens.granted_scopes)
         connection.authorised_by = actor
@@ -120,7 +121,11 @@ def connection_store_authorization(
             action="connection.authorised",
             target=connection,
             actor=actor,
-            details={"scopes_missing": missing, "scopes_excess": excess},
+            details={
+                "scopes_missing": missing,
+                "scopes_excess": excess,
+                **({"from": was, "to": connection.status} if connection.status != was else {}),
+            },
         )
     if excess:
         logger.warning(
@@ -199,7 +204,10 @@ def connection_verify(*, connection: Connection, actor: User | None = None) -> V
             action=action,
             target=connection,
             actor=actor,
-            details={"error_code": "" if result else ("temporary" if temporary else "failed")},
+            details={
+                "error_code": "" if result else ("temporary" if temporary else "failed"),
+                **({"from": was, "to": connection.status} if connection.status != was else {}),
+            },
         )
         if result is not None and was != Connection.Status.ACTIVE:
             transaction.on_commit(lambda: _announce_usable(connection.pk))
@@ -227,6 +235,7 @@ def connection_disconnect(*, connection: Connection, actor: User) -> Connection:
     revoked = revoke_grant(connection)
     with transaction.atomic():
         connection = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
+        was = connection.status
         _wipe_tokens(connection)
         connection.status = Connection.Status.DISCONNECTED
         connection.status_changed_at = timezone.now()
@@ -244,7 +253,7 @@ def connection_disconnect(*, connection: Connection, actor: User) -> Connection:
             action="connection.disconnected",
             target=connection,
             actor=actor,
-            details={"revoked_at_provider": revoked},
+            details={"revoked_at_provider": revoked, "from": was, "to": connection.status},
         )
     return connection
 

@@ -183,6 +183,7 @@ def connection_verify(*, connection: Connection, actor: User | None = None) -> V
             connection.status = Connection.Status.ACTIVE
             connection.last_verified_at = now
             connection.verification_notes = "\n".join(result.notes)
+            connection.missing_products = list(result.missing_products)
             if result.account:
                 connection.authorised_account = result.account[:255]
             action = "connection.verified"
@@ -196,6 +197,7 @@ def connection_verify(*, connection: Connection, actor: User | None = None) -> V
                 "last_verified_at",
                 "authorised_account",
                 "verification_notes",
+                "missing_products",
                 "status_changed_at",
                 "updated_at",
             ]

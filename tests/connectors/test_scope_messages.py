@@ -38,7 +38,7 @@ def test_the_optional_list_users_scope_is_in_the_table_marked_optional(simulator
     assert row.optional and not row.granted
     assert zs.LIST_USERS_SCOPE not in report.missing  # not a missing (required) scope
     page = _page(staff_client, connection)
-    assert f"<code>{zs.LIST_USERS_SCOPE}</code> <span class=\"badge" in page
+    assert f'<code>{zs.LIST_USERS_SCOPE}</code> <span class="badge' in page
     assert "Optional" in page and "the email lookup works without it" in page
     assert "Missing" not in page.split('id="scopes"')[1].split("</table>")[0].replace(
         "Not granted", ""
@@ -50,9 +50,7 @@ def test_granted_optional_scope_is_not_excess():
     assert get_provider("zoom").scopes.excess(granted) == []
 
 
-def test_zoom_without_phone_says_the_scope_is_there_and_the_product_is_not(
-    simulator, staff_client
-):
+def test_zoom_without_phone_says_the_scope_is_there_and_the_product_is_not(simulator, staff_client):
     connection = simulator_connection(simulator, "zoom", account="basic")
     assert zs.CLASSIC_PHONE_SCOPE in connection.granted_scopes
     services.connection_verify(connection=connection, actor=StaffFactory())

@@ -124,9 +124,11 @@ def test_connect_fetch_and_live_results(browser, live_server, simulator, setting
         result_transition(Result.objects.select_for_update().get(pk=result.pk), "succeeded")
     assert PrivacyRequest.objects.get(pk=request.pk).status == PrivacyRequest.Status.IN_REVIEW
     wait(browser).until(
-        lambda b: "In review" in b.find_element(By.ID, "request-status").text
-        and "Review the data" in b.find_element(By.ID, "request-actions").text
-        and b.find_element(By.ID, "timeline").text.count(change) == seen + 1
+        lambda b: (
+            "In review" in b.find_element(By.ID, "request-status").text
+            and "Review the data" in b.find_element(By.ID, "request-actions").text
+            and b.find_element(By.ID, "timeline").text.count(change) == seen + 1
+        )
     )
     timeline = browser.find_element(By.ID, "timeline").text
     assert "fetch finished" in timeline and "The portal (automatic)" in timeline

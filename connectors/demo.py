@@ -12,6 +12,13 @@ DEMO_NAMES = {
 }
 
 
+def demo_subjects() -> list[dict[str, str]]:
+    """The simulator's sample data subjects (email, what it holds), for the demo pages."""
+    from connectors.simulator.seed import sample_subjects
+
+    return [{"email": s.email, "holds": s.holds} for s in sample_subjects()]
+
+
 def demo_connections_ensure() -> list[Connection]:
     """Create one not-yet-connected connection per simulator demo client, once."""
     from connectors.simulator.seed import DEMO_CLIENTS

@@ -25,10 +25,22 @@ class ConnectionCreateForm(forms.ModelForm):
             "reminder_days",
             "escalation_days",
         ]
+        labels = {
+            "client_id": "Client ID",
+            "access_mode": "How data is collected",
+            "contact_email": "Direct Contact address",
+            "escalation_policy": "If the contact person does not answer",
+            "reminder_days": "Remind the contact person every (days)",
+            "escalation_days": "Escalate after (days)",
+        }
         help_texts = {
             "client_id": "From the app you registered with the provider.",
-            "access_mode": "Direct Contact only: requests go to the contact person, not the API.",
-            "escalation_policy": "What happens when the contact person does not answer in time.",
+            "access_mode": "API: the portal reads the data itself. Direct Contact: the portal "
+            "emails the system's contact person, who sends the data or confirms a deletion.",
+            "contact_email": "The person who answers for this system when it is reached by email "
+            "(Direct Contact).",
+            "escalation_policy": "Escalation is what happens when the contact person does not "
+            "answer in time: skip this system, or hold the whole request until someone acts.",
         }
 
     def __init__(self, *args, **kwargs):

@@ -67,6 +67,9 @@ class Connection(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
     # Advice from the last verification that does not stop the connection working.
     verification_notes = models.TextField(blank=True)
+    # Products the last verification found missing from the account ("Zoom Phone"): their
+    # scopes may be granted and still read nothing.
+    missing_products = models.JSONField(default=list, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     authorised_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -95,6 +95,7 @@ def connection_store_authorization(
     )
     with transaction.atomic():
         connection = Connection.objects.select_for_update(no_key=True).get(pk=connection_id)
+        was = connection.status
         fields = apply_tokens(connection, tokens)
         connection.granted_scopes = sorted(tokens.granted_scopes)
         connection.authorised_by = actor
@@ -120,7 +121,11 @@ def connection_store_authorization(
             action="connection.authorised",
             target=connection,
             actor=actor,
-            details={"scopes_missing": missing, "scopes_excess": excess},
+            details={
+                "scopes_missing": missing,
+                "scopes_excess": excess,
+                **({"from": was, "to": connection.status} if connection.status != was else {}),
+            },
         )
     if excess:
         logger.warning(
@@ -178,6 +183,7 @@ def connection_verify(*, connection: Connection, actor: User | None = None) -> V
             connection.status = Connection.Status.ACTIVE
             connection.last_verified_at = now
             connection.verification_notes = "\n".join(result.notes)
+            connection.missing_products = list(result.missing_products)
             if result.account:
                 connection.authorised_account = result.account[:255]
             action = "connection.verified"
@@ -191,6 +197,7 @@ def connection_verify(*, connection: Connection, actor: User | None = None) -> V
                 "last_verified_at",
                 "authorised_account",
                 "verification_notes",
+                "missing_products",
                 "status_changed_at",
                 "updated_at",
             ]
@@ -199,7 +206,10 @@ def connection_verify(*, connection: Connection, actor: User | None = None) -> V
             action=action,
             target=connection,
             actor=actor,
-            details={"error_code": "" if result else ("temporary" if temporary else "failed")},
+            details={
+                "error_code": "" if result else ("temporary" if temporary else "failed"),
+                **({"from": was, "to": connection.status} if connection.status != was else {}),
+            },
         )
         if result is not None and was != Connection.Status.ACTIVE:
             transaction.on_commit(lambda: _announce_usable(connection.pk))
@@ -227,6 +237,7 @@ def connection_disconnect(*, connection: Connection, actor: User) -> Connection:
     revoked = revoke_grant(connection)
     with transaction.atomic():
         connection = Connection.objects.select_for_update(no_key=True).get(pk=connection.pk)
+        was = connection.status
         _wipe_tokens(connection)
         connection.status = Connection.Status.DISCONNECTED
         connection.status_changed_at = timezone.now()
@@ -244,7 +255,7 @@ def connection_disconnect(*, connection: Connection, actor: User) -> Connection:
             action="connection.disconnected",
             target=connection,
             actor=actor,
-            details={"revoked_at_provider": revoked},
+            details={"revoked_at_provider": revoked, "from": was, "to": connection.status},
         )
     return connection
 

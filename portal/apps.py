@@ -7,5 +7,12 @@ class PortalConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported for their side effects: system checks, the MFA signal receivers, the
-        # receiver keeping the SQLite files private and the one verifying staff addresses.
-        from portal import checks, middleware, private_files, staff_emails  # noqa: F401
+        # receiver keeping the SQLite files private, the one verifying staff addresses and
+        # the ones writing sign-ins and two-factor changes to the audit trail.
+        from portal import (  # noqa: F401
+            audit_receivers,
+            checks,
+            middleware,
+            private_files,
+            staff_emails,
+        )

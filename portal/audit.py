@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import models
+from django.utils import timezone
 
 from portal.models import AuditEvent, User
 
@@ -43,3 +45,50 @@ def audit_events_for(target: models.Model) -> models.QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(
         target_type=target._meta.label_lower, target_id=str(target.pk)
     ).select_related("actor")
+
+
+# Where the request and connection of an event are: the event's own target, or the
+# ``request_id`` / ``connection_id`` its details carry (a fetch names both).
+_REQUEST_TARGET = "requests_app.privacyrequest"
+_CONNECTION_TARGET = "connectors.connection"
+
+
+def audit_event_list(
+    *,
+    request_id: int | None = None,
+    connection_id: int | None = None,
+    actor_id: int | None = None,
+    action: str = "",
+    since: date | None = None,
+    until: date | None = None,
+) -> models.QuerySet[AuditEvent]:
+    """Audit events matching the audit log's filters, newest first.
+
+    ``request_id`` and ``connection_id`` match events about that request or connection
+    and events about a fetch of it; ``since`` and ``until`` are whole days, inclusive,
+    in the portal's time zone.
+    """
+    qs = AuditEvent.objects.select_related("actor")
+    if request_id is not None:
+        qs = qs.filter(
+            models.Q(target_type=_REQUEST_TARGET, target_id=str(request_id))
+            | models.Q(details__request_id=request_id)
+        )
+    if connection_id is not None:
+        qs = qs.filter(
+            models.Q(target_type=_CONNECTION_TARGET, target_id=str(connection_id))
+            | models.Q(details__connection_id=connection_id)
+        )
+    if actor_id is not None:
+        qs = qs.filter(actor_id=actor_id)
+    if action:
+        qs = qs.filter(action=action)
+    if since is not None:
+        qs = qs.filter(created_at__gte=_day_start(since))
+    if until is not None:
+        qs = qs.filter(created_at__lt=_day_start(until + timedelta(days=1)))
+    return qs.order_by("-created_at", "-id")
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))

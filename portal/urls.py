@@ -3,6 +3,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from portal import views_audit
+
 # The admin signs in through allauth (and so through MFA and throttling) too;
 # signed-in non-staff get a 403 rather than Django's own login form.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -15,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("requests/", include("requests_app.urls")),
     path("connections/", include("connectors.urls")),
+    path("audit/", views_audit.audit_log, name="audit_log"),
     path("api/v1/", include("requests_app.api_urls")),
     # Public pages for data subjects: a stable address linked from privacy notices.
     path("privacy/", include("requests_app.subject_urls")),

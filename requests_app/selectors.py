@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from connectors.emails import email_normalize
 from connectors.models import Connection
+from portal.models import AuditEvent
 from requests_app.models import PrivacyRequest, Record, Report, Result
 from requests_app.services.due_dates import due_soon_cutoff
 
@@ -85,11 +86,37 @@ def privacy_request_results_live(*, privacy_request: PrivacyRequest) -> bool:
 
 
 def privacy_request_duplicates(*, privacy_request: PrivacyRequest) -> QuerySet[PrivacyRequest]:
-    """Other open requests for the same subject email."""
+    """Other open requests of the same type for the same subject email."""
     return (
         privacy_request_open()
-        .filter(subject_email=privacy_request.subject_email)
+        .filter(
+            subject_email=privacy_request.subject_email,
+            request_type=privacy_request.request_type,
+        )
         .exclude(pk=privacy_request.pk)
+        .order_by("received_at", "id")
+    )
+
+
+def privacy_request_new_connections(*, privacy_request: PrivacyRequest) -> int:
+    """API connections that have no Result for this request yet (what a fetch would add)."""
+    return (
+        Connection.objects.filter(access_mode=Connection.AccessMode.API)
+        .exclude(results__request=privacy_request)
+        .count()
+    )
+
+
+def privacy_request_timeline(*, privacy_request: PrivacyRequest, limit: int = 200) -> list:
+    """Audit events of the request and of its fetches, newest first."""
+    result_ids = [str(pk) for pk in privacy_request.results.values_list("pk", flat=True)]
+    return list(
+        AuditEvent.objects.filter(
+            Q(target_type=PrivacyRequest._meta.label_lower, target_id=str(privacy_request.pk))
+            | Q(target_type=Result._meta.label_lower, target_id__in=result_ids)
+        )
+        .select_related("actor")
+        .order_by("-created_at", "-id")[:limit]
     )
 
 

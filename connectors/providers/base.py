@@ -30,12 +30,17 @@ class ScopeFamily:
 class ScopeRequirement:
     """Required scopes: any one family, fully granted, is enough.
 
-    ``blocks`` says in plain words what each scope is needed for, so staff know
-    what a missing scope stops.
+    ``blocks`` says in a full sentence what breaks without each scope, so staff know
+    what a missing scope stops. ``optional`` lists scopes we do not ask for that
+    still help, with what each adds. ``products`` names the provider products
+    (Zoom Phone) whose data some scopes read: a granted scope reads nothing when the
+    account lacks the product, and verification tells the two apart.
     """
 
     families: tuple[ScopeFamily, ...]
     blocks: Mapping[str, str] = field(default_factory=dict)
+    optional: Mapping[str, str] = field(default_factory=dict)
+    products: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def requested(self) -> tuple[str, ...]:
@@ -58,9 +63,14 @@ class ScopeRequirement:
         return [s for s in family.scopes if s not in granted]
 
     def excess(self, granted: set[str] | list[str]) -> list[str]:
-        """Granted scopes beyond every family we know; we asked for least privilege."""
-        known = {s for f in self.families for s in f.scopes}
+        """Granted scopes beyond every family we know (and the optional ones); we asked
+        for least privilege."""
+        known = {s for f in self.families for s in f.scopes} | set(self.optional)
         return sorted(set(granted) - known)
+
+    def product_of(self, scope: str) -> str:
+        """The product whose data ``scope`` reads (``Zoom Phone``), or ""."""
+        return next((name for name, scopes in self.products.items() if scope in scopes), "")
 
     def is_satisfied(self, granted: set[str] | list[str]) -> bool:
         return not self.missing(granted)
@@ -113,6 +123,8 @@ class VerifyResult:
 
     account: str = ""
     notes: list[str] = field(default_factory=list)
+    # Products (names from ``ScopeRequirement.products``) the account does not have.
+    missing_products: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -61,15 +61,15 @@ class WebexProvider:
             ),
         ),
         blocks={
-            PARTICIPANTS_SCOPE: "reading participants of meetings the admin hosts",
-            PARTICIPANTS_ADMIN_SCOPE: (
-                "reading the participants of every meeting, which is how the subject is found"
-            ),
-            PREFERENCES_SCOPE: "reading meeting preferences",
-            LIST_MEETINGS_SCOPE: "listing meetings",
-            LIST_MEETINGS_ADMIN_SCOPE: (
-                "listing every meeting in the organisation (without it no meetings are found)"
-            ),
+            PARTICIPANTS_SCOPE: "Without it Webex refuses to read the participants of meetings "
+            "the connecting administrator hosts.",
+            PARTICIPANTS_ADMIN_SCOPE: "Without it the participants of other people's meetings "
+            "cannot be read, and that is how the person is found: nothing would be fetched.",
+            PREFERENCES_SCOPE: "Nothing fetched today depends on it (meeting preferences "
+            "are left out of reports); it is asked for with the other meeting scopes.",
+            LIST_MEETINGS_SCOPE: "Without it Webex refuses to list meetings at all.",
+            LIST_MEETINGS_ADMIN_SCOPE: "Without it only the administrator's own meetings are "
+            "listed, so the person's meetings would not be found.",
         },
     )
     # Cisco publishes no figure for the Meetings and People APIs: 300 requests a minute

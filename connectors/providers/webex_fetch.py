@@ -90,6 +90,8 @@ class ScanState:
     pages: int = 0
     meetings_unreadable: int = 0
     windows_truncated: int = 0
+    # Meeting instances whose participants were looked at: progress staff can read.
+    meetings_checked: int = 0
 
     @classmethod
     def start(cls, *, now: datetime, lookback_days: int, window: timedelta) -> ScanState:
@@ -120,6 +122,7 @@ class ScanState:
                 pages=int(checkpoint.get("pages", 0)),
                 meetings_unreadable=int(checkpoint.get("meetings_unreadable", 0)),
                 windows_truncated=int(checkpoint.get("windows_truncated", 0)),
+                meetings_checked=int(checkpoint.get("meetings_checked", 0)),
             )
         except (KeyError, TypeError, ValueError):
             logger.warning("unreadable webex checkpoint ignored; the scan starts over")
@@ -150,6 +153,7 @@ class ScanState:
             "pages": self.pages,
             "meetings_unreadable": self.meetings_unreadable,
             "windows_truncated": self.windows_truncated,
+            "meetings_checked": self.meetings_checked,
         }
 
     def progress(self) -> dict[str, Any]:
@@ -161,6 +165,7 @@ class ScanState:
             "windows_done": self.windows_done,
             "windows_total": self.windows_done + remaining,
             "pages": self.pages,
+            "meetings_checked": self.meetings_checked,
         }
 
     def meetings_params(self) -> dict[str, Any]:
@@ -377,6 +382,7 @@ def _scan_meetings(
             fresh = [m for m in page.items if _meeting_id(m) not in seen]
             seen.update(_meeting_id(m) for m in fresh)
             records = _matching_meetings(client, fresh, subject, state, workers)
+            state.meetings_checked += len(fresh)
             state.pages += 1
             state.window_items += len(page.items)
             state.cursor = page.next_cursor

@@ -13,7 +13,7 @@ from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
 import connectors.providers.zoom_scopes as zs
-from connectors.exceptions import ScopeMissing, Unauthorized, safe_path
+from connectors.exceptions import ApiError, ScopeMissing, Unauthorized, safe_path
 from connectors.providers.base import (
     Batch,
     ScopeFamily,
@@ -43,24 +43,43 @@ class ZoomProvider:
             ScopeFamily("Zoom classic scopes", zs.CLASSIC_SCOPES),
         ),
         blocks={
-            zs.USER_SCOPE: "finding the person by email (nothing can be fetched)",
-            zs.USER_SETTINGS_SCOPE: "the person's Zoom settings",
-            zs.GROUPS_SCOPE: "the person's groups",
-            zs.MEETINGS_SCOPE: "the person's meetings",
-            zs.WEBINARS_SCOPE: "the person's webinars",
-            zs.RECORDINGS_SCOPE: "the person's cloud recordings",
-            zs.PHONE_USER_SCOPE: "the person's Zoom Phone profile",
-            zs.PHONE_SETTINGS_SCOPE: "the person's Zoom Phone settings",
-            zs.PHONE_RECORDINGS_SCOPE: "the person's phone call recordings",
-            zs.VOICEMAILS_SCOPE: "the person's voicemails",
-            zs.CALL_LOGS_SCOPE: "the person's call logs",
-            zs.CLASSIC_MEETINGS_SCOPE: "the person's meetings",
-            zs.CLASSIC_WEBINARS_SCOPE: "the person's webinars",
-            zs.CLASSIC_GROUPS_SCOPE: "the person's groups",
-            zs.CLASSIC_CHAT_GROUPS_SCOPE: "the person's chat groups",
-            zs.CLASSIC_USER_SCOPE: "finding the person by email and their settings",
-            zs.CLASSIC_RECORDINGS_SCOPE: "the person's cloud recordings",
-            zs.CLASSIC_PHONE_SCOPE: "everything from Zoom Phone",
+            zs.USER_SCOPE: "Without it Zoom cannot look the person up by email, so nothing at "
+            "all can be fetched.",
+            zs.USER_SETTINGS_SCOPE: "Without it the person's Zoom settings are left out.",
+            zs.GROUPS_SCOPE: "Without it the groups the person belongs to are left out.",
+            zs.MEETINGS_SCOPE: "Without it the person's meetings are left out.",
+            zs.WEBINARS_SCOPE: "Without it the person's webinars are left out.",
+            zs.RECORDINGS_SCOPE: "Without it the person's cloud recordings are left out.",
+            zs.PHONE_USER_SCOPE: "Without it the person's Zoom Phone profile is left out.",
+            zs.PHONE_SETTINGS_SCOPE: "Without it the person's Zoom Phone settings are left out.",
+            zs.PHONE_RECORDINGS_SCOPE: "Without it the person's phone call recordings are left "
+            "out.",
+            zs.VOICEMAILS_SCOPE: "Without it the person's voicemails are left out.",
+            zs.CALL_LOGS_SCOPE: "Without it the person's call history is left out.",
+            zs.CLASSIC_MEETINGS_SCOPE: "Without it the person's meetings are left out.",
+            zs.CLASSIC_WEBINARS_SCOPE: "Without it the person's webinars are left out.",
+            zs.CLASSIC_GROUPS_SCOPE: "Without it the groups the person belongs to are left out.",
+            zs.CLASSIC_CHAT_GROUPS_SCOPE: "Without it the person's chat groups are left out.",
+            zs.CLASSIC_USER_SCOPE: "Without it Zoom cannot look the person up by email, so "
+            "nothing at all can be fetched.",
+            zs.CLASSIC_RECORDINGS_SCOPE: "Without it the person's cloud recordings are left out.",
+            zs.CLASSIC_PHONE_SCOPE: "Without it everything from Zoom Phone (profile, settings, "
+            "call history, voicemails, call recordings) is left out.",
+        },
+        optional={
+            zs.LIST_USERS_SCOPE: "Optional: the email lookup works without it. With it, the "
+            "connection check can see the whole account, and a person whose address Zoom "
+            "stores with other capital letters is still found.",
+        },
+        products={
+            "Zoom Phone": (
+                zs.PHONE_USER_SCOPE,
+                zs.PHONE_SETTINGS_SCOPE,
+                zs.PHONE_RECORDINGS_SCOPE,
+                zs.VOICEMAILS_SCOPE,
+                zs.CALL_LOGS_SCOPE,
+                zs.CLASSIC_PHONE_SCOPE,
+            ),
         },
     )
     # Per account, Business+ plan (see docs/providers.md, 'Zoom: rate limits'); Pro
@@ -138,8 +157,9 @@ class ZoomProvider:
         except ScopeMissing:
             # The DataGrail granular list lacks the list-users scope: fall back to /users/me.
             notes.append(
-                f"Zoom would not list users: add the scope {zs.LIST_USERS_SCOPE} to the Zoom app "
-                "so the connection check can see the whole account."
+                f"The optional scope {zs.LIST_USERS_SCOPE} is not granted. Fetching works "
+                "without it; adding it to the Zoom app lets the connection check see the whole "
+                "account and finds a person whose address Zoom stores with other capital letters."
             )
             me = self._me(client)
         except Unauthorized as exc:
@@ -147,7 +167,23 @@ class ZoomProvider:
         if me is None:
             me = self._me(client)
         account = me.get("email", "") if isinstance(me, dict) else ""
-        return VerifyResult(account=account if isinstance(account, str) else "", notes=notes)
+        return VerifyResult(
+            account=account if isinstance(account, str) else "",
+            notes=notes,
+            missing_products=self._missing_products(client),
+        )
+
+    @staticmethod
+    def _missing_products(client: ApiClient) -> list[str]:
+        """``["Zoom Phone"]`` when the account has no Zoom Phone (see docs/providers.md,
+        'Zoom: phone'): the phone scopes may be granted and still read nothing."""
+        try:
+            client.get("/phone/users/me", category="light")
+        except ApiError as exc:
+            if exc.provider_code == ZoomCode.PHONE_NOT_ENABLED:
+                return ["Zoom Phone"]
+            return []  # no licence for the admin, a missing scope: not an account fact
+        return []
 
     @staticmethod
     def _me(client: ApiClient) -> dict:

@@ -759,3 +759,36 @@ def _fill_zoom_user(
                     "meeting_uuid": "",
                 }
             )
+
+
+# ----------------------------------------------------------------- Demo subjects
+
+
+@dataclass(frozen=True)
+class SampleSubject:
+    """A data subject to try the demo with: their email and what the simulator holds."""
+
+    email: str
+    holds: str
+
+
+def sample_subjects() -> tuple[SampleSubject, ...]:
+    """Emails to enter on a new request in the demo, and what each one finds.
+
+    The one list `make run` prints and the dashboard shows, built from the seeded
+    people above so it cannot drift from them.
+    """
+    return (
+        SampleSubject(
+            SUBJECT_EMAIL,
+            "Webex meetings, and in Zoom meetings, webinars, cloud recordings and Zoom Phone "
+            "(profile, call history, voicemails). The Zoom account without Phone has a few "
+            "of her meetings.",
+        ),
+        SampleSubject(
+            ZOOM_NO_PHONE_EMAIL.lower(),
+            "Zoom meetings and webinars but no Zoom Phone licence, so Zoom Phone holds "
+            "nothing; unknown to Webex.",
+        ),
+        SampleSubject(UNKNOWN_EMAIL, "Nothing anywhere: every connection answers “No data found”."),
+    )

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import control, oauth, webex, zoom
+from .home import home_page
 from .http import Request, Response, webex_error, zoom_error
 from .knobs import FaultRule, Knobs
 from .state import LoggedRequest, SimulatorState, fingerprint
@@ -22,6 +23,8 @@ def dispatch(state: SimulatorState, req: Request) -> Response:
     """Route one request; provider requests pass through faults and into the log."""
     if req.path.startswith("/_sim/"):
         return control.handle(state, req, req.path[len("/_sim") :])
+    if req.path == "/" and req.method == "GET":
+        return home_page(req)
     provider = req.path.split("/")[1] if req.path.count("/") >= 1 else ""
     if provider not in {"webex", "zoom"}:
         return Response.json(404, {"error": "not found"})

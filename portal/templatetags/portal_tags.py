@@ -9,6 +9,8 @@ from typing import Any
 
 from django import template
 
+from portal.audit_labels import audit_action_label, audit_change_text
+
 register = template.Library()
 
 # Bootstrap contextual classes per status value (request, result and connection statuses).
@@ -79,9 +81,14 @@ def form_widget(field: Any) -> str:
 
 @register.filter
 def audit_label(action: str) -> str:
-    """``request.fetch_started`` → ``Request fetch started``: readable without a lookup table."""
-    words = (action or "").replace(".", " ").replace("_", " ").strip()
-    return words[:1].upper() + words[1:]
+    """``request.fetch_started`` → ``Fetching started``, from the one table in ``audit_labels``."""
+    return audit_action_label(action)
+
+
+@register.filter
+def audit_change(details: dict | None) -> str:
+    """``Status: processing → in review`` where an event's details carry from and to."""
+    return audit_change_text(details)
 
 
 @register.filter

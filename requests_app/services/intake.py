@@ -46,11 +46,15 @@ _ACTOR_TYPES = {
 
 
 def privacy_request_duplicate_find(
-    *, email: str, exclude_pk: int | None = None
+    *, email: str, request_type: str, exclude_pk: int | None = None
 ) -> PrivacyRequest | None:
-    """The oldest other open request for the same (normalised) subject email, if any."""
+    """The oldest other open request of the same type for the same (normalised) email.
+
+    Only the same type counts: a deletion request after an access request for the
+    same person is a new request, not the same one twice.
+    """
     qs = PrivacyRequest.objects.filter(
-        subject_email=email, status__in=PrivacyRequest.OPEN_STATUSES
+        subject_email=email, request_type=request_type, status__in=PrivacyRequest.OPEN_STATUSES
     ).order_by("received_at", "id")
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
@@ -176,7 +180,9 @@ def privacy_request_create(
             original_due_at=due_at,
             due_at=due_at,
             created_by=created_by,
-            possible_duplicate_of=privacy_request_duplicate_find(email=data["email"]),
+            possible_duplicate_of=privacy_request_duplicate_find(
+                email=data["email"], request_type=data["request_type"]
+            ),
             status=Status.AWAITING_VERIFICATION if public else Status.PROCESSING,
         )
         audit_record(

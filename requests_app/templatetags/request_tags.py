@@ -1,4 +1,6 @@
-"""Template tags about privacy requests: deadline badges and fetch progress.
+"""Template tags about privacy requests: deadline badges.
+
+Fetch progress is worded in ``requests_app/presenters.py``.
 
 Load with ``{% load request_tags %}``; the shared badge template comes from ``portal``.
 """
@@ -9,7 +11,6 @@ from typing import Any
 
 from django import template
 from django.conf import settings
-from django.utils.dateparse import parse_datetime
 
 from requests_app.services.due_dates import days_left
 
@@ -42,28 +43,3 @@ def days_left_badge(privacy_request: Any) -> dict[str, str]:
 def due_state(privacy_request: Any) -> str:
     """``overdue``, ``at_risk``, ``ok`` or ``closed``: for row highlighting."""
     return days_left_info(privacy_request)["state"]
-
-
-@register.inclusion_tag("requests_app/_progress.html")
-def progress_summary(progress: dict | None) -> dict[str, Any]:
-    """Render Result.progress (windows, pages, records, API calls, waiting) as words."""
-    progress = progress or {}
-    parts = []
-    for key, singular, plural in (
-        ("records", "record", "records"),
-        ("pages", "page", "pages"),
-        ("api_calls", "API call", "API calls"),
-    ):
-        value = progress.get(key)
-        if isinstance(value, int):
-            parts.append(f"{value:,} {singular if value == 1 else plural}")
-    done, total = progress.get("windows_done"), progress.get("windows_total")
-    has_bar = isinstance(done, int) and isinstance(total, int) and total > 0
-    waiting = progress.get("waiting_until")
-    waiting_until = parse_datetime(waiting) if isinstance(waiting, str) else None
-    return {
-        "parts": parts,
-        "done": done if has_bar else None,
-        "total": total if has_bar else None,
-        "waiting_until": waiting_until,
-    }

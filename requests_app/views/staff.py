@@ -11,10 +11,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal.audit import audit_events_for
 from portal.permissions import staff_required
 from portal.roles import role_required
-from requests_app import selectors
+from requests_app import presenters, selectors
 from requests_app.forms import (
     PrivacyRequestCreateForm,
     PrivacyRequestExtendForm,
@@ -88,10 +87,12 @@ def request_new(request: HttpRequest) -> HttpResponse:
                 return redirect("requests:detail", pk=privacy_request.pk)
             messages.success(request, f"{privacy_request} created.")
             if privacy_request.possible_duplicate_of_id:
+                kind = privacy_request.get_request_type_display().lower()
                 messages.warning(
                     request,
-                    "Another open request exists for this email address; "
-                    "this one is flagged as a likely duplicate.",
+                    f"Another open {kind} request for this email address exists "
+                    f"(#{privacy_request.possible_duplicate_of_id}); this one is flagged as a "
+                    "likely duplicate.",
                 )
             return redirect("requests:detail", pk=privacy_request.pk)
     status = 400 if form.is_bound and form.errors else 200
@@ -135,9 +136,14 @@ def request_extend(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 def request_results(request: HttpRequest, pk: int) -> HttpResponse:
-    """The results table alone, polled by the detail page while fetches run."""
+    """The page's live regions (status, actions, results, timeline), polled while
+    fetches run; static/js/portal.js swaps each in place by its id."""
     privacy_request = _get_or_404(pk)
-    return render(request, "requests_app/_results.html", _results_context(privacy_request))
+    return render(
+        request,
+        "requests_app/_request_live.html",
+        _detail_context(privacy_request, extend_form=PrivacyRequestExtendForm()),
+    )
 
 
 @role_required("review")
@@ -148,15 +154,22 @@ def request_fetch(request: HttpRequest, pk: int) -> HttpResponse:
     if privacy_request.request_type != RequestType.ACCESS:
         messages.error(request, "Only access requests are fetched.")
         return redirect("requests:detail", pk=pk)
+    before = set(privacy_request.results.values_list("pk", flat=True))
     try:
         results = fetch_start(privacy_request=privacy_request, actor=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        if results:
-            messages.success(request, f"Fetching from {len(results)} connection(s).")
-        else:
+        added = [r for r in results if r.pk not in before]
+        if not results:
             messages.warning(request, "There are no connections yet: add one, then fetch.")
+        elif added:
+            n = len(added)
+            messages.success(request, f"Fetching from {n} new connection{'s' if n != 1 else ''}.")
+        else:
+            messages.info(
+                request, "Nothing new to fetch: every connection already has a result here."
+            )
     return redirect("requests:detail", pk=pk)
 
 
@@ -182,11 +195,21 @@ def result_retry(request: HttpRequest, pk: int, result_pk: int) -> HttpResponse:
 
 
 def _results_context(privacy_request: PrivacyRequest) -> dict:
+    results = list(selectors.privacy_request_results(privacy_request=privacy_request))
+    counts = selectors.privacy_request_record_counts(privacy_request=privacy_request)
     return {
         "privacy_request": privacy_request,
-        "results": selectors.privacy_request_results(privacy_request=privacy_request),
-        "record_counts": selectors.privacy_request_record_counts(privacy_request=privacy_request),
+        "results": results,
+        "rows": presenters.result_rows(results, counts),
+        "record_counts": counts,
         "live": selectors.privacy_request_results_live(privacy_request=privacy_request),
+        "fetch_action": presenters.fetch_action(
+            privacy_request,
+            has_results=bool(results),
+            new_connections=selectors.privacy_request_new_connections(
+                privacy_request=privacy_request
+            ),
+        ),
     }
 
 
@@ -198,10 +221,18 @@ def _get_or_404(pk: int) -> PrivacyRequest:
 
 
 def _detail_context(privacy_request: PrivacyRequest, *, extend_form) -> dict:
+    context = _results_context(privacy_request)
+    events = selectors.privacy_request_timeline(privacy_request=privacy_request)
     return {
-        **_results_context(privacy_request),
-        "duplicates": selectors.privacy_request_duplicates(privacy_request=privacy_request),
-        "events": audit_events_for(privacy_request),
+        **context,
+        "duplicates": presenters.duplicate_others(
+            privacy_request,
+            list(selectors.privacy_request_duplicates(privacy_request=privacy_request)),
+        ),
+        "events": events,
+        "timeline": presenters.timeline_entries(
+            events, connection_names={r.pk: r.connection_name for r in context["results"]}
+        ),
         "extend_form": extend_form,
     }
 

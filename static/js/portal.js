@@ -19,10 +19,34 @@
       summary.focus();
     }
 
-    // A region with data-refresh-url re-fetches itself while work runs in the
-    // background (fetch progress); it stops when the server sends a finished one.
+    // A region with data-refresh-url re-fetches the page's live state while work runs
+    // in the background (fetch progress). The answer holds one or more elements with
+    // data-live-region; each replaces the page's element with the same id, only when
+    // it changed (no flicker) and never while the user is typing in it. Polling stops
+    // when the server sends the polled region without data-refresh-url.
+    function comparable(element) {
+      // CSRF tokens are masked anew on every render: leave them out of the comparison.
+      var copy = element.cloneNode(true);
+      copy.querySelectorAll("input[name=csrfmiddlewaretoken]").forEach(function (input) {
+        input.removeAttribute("value");
+      });
+      return copy.outerHTML;
+    }
+
+    function swapRegions(holder) {
+      holder.querySelectorAll("[data-live-region][id]").forEach(function (fresh) {
+        var current = document.getElementById(fresh.id);
+        if (!current || comparable(current) === comparable(fresh)) { return; }
+        if (current.contains(document.activeElement) && current.id !== "results") {
+          return; // someone is using a form in it: the next answer will do
+        }
+        current.replaceWith(fresh);
+      });
+    }
+
     function refresh(region) {
       var url = region.getAttribute("data-refresh-url");
+      var id = region.id;
       var seconds = parseInt(region.getAttribute("data-refresh-seconds") || "5", 10);
       window.setTimeout(function () {
         fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
@@ -31,12 +55,14 @@
             if (html === null) { return; }
             var holder = document.createElement("div");
             holder.innerHTML = html;
-            var fresh = holder.querySelector("#" + region.id);
-            if (!fresh) { return; }
-            region.replaceWith(fresh);
-            if (fresh.hasAttribute("data-refresh-url")) { refresh(fresh); }
+            var polled = holder.querySelector("#" + id);
+            if (!polled) { return; }
+            var more = polled.hasAttribute("data-refresh-url");
+            swapRegions(holder);
+            var next = document.getElementById(id);
+            if (more && next) { refresh(next); }
           })
-          .catch(function () { /* offline: keep the last table */ });
+          .catch(function () { /* offline: keep the last state */ });
       }, seconds * 1000);
     }
     document.querySelectorAll("[data-refresh-url]").forEach(refresh);

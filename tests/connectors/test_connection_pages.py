@@ -75,8 +75,8 @@ def test_detail_names_missing_scopes_and_what_they_block(staff_client):
     )
     page = staff_client.get(f"/connections/{connection.pk}/").content.decode()
     assert "phone:read:list_call_logs:admin" in page
-    assert "the person&#x27;s call logs" in page
-    assert "Missing 9 scopes" in page
+    assert "Without it the person&#x27;s call history is left out." in page
+    assert "Missing 9 required scopes" in page
 
 
 def test_classic_zoom_scopes_are_accepted(staff_client):

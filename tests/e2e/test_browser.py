@@ -1,16 +1,19 @@
 """A real browser: sign in, connect Webex through the simulator, open a request and
-watch its results table update itself (the page's own JavaScript, under the CSP)."""
+watch the page follow the fetch by itself (the page's own JavaScript, under the CSP):
+the results table, then the whole page state from Processing to In review."""
 
 from __future__ import annotations
 
 import shutil
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from connectors.models import Connection
 from connectors.simulator.seed import DEMO_CLIENTS, SUBJECT_EMAIL
 from requests_app.models import PrivacyRequest, Result
+from requests_app.services.fetching.lifecycle import result_transition
 from tests.factories import TEST_PASSWORD, ConnectionFactory, StaffFactory
 
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -45,7 +48,7 @@ def browser():
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        "--window-size=1280,900",
+        "--window-size=1366,900",
     ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -105,6 +108,32 @@ def test_connect_fetch_and_live_results(browser, live_server, simulator, setting
             and not b.find_element(By.ID, "results").get_attribute("data-refresh-url")
         )
     )
+
+    # The whole page follows a fetch to review without a reload: badge, actions, timeline.
+    PrivacyRequest.objects.filter(pk=request.pk).update(status=PrivacyRequest.Status.PROCESSING)
+    Result.objects.filter(pk=result.pk).update(
+        status=Result.Status.RUNNING, heartbeat_at=timezone.now()
+    )
+    browser.refresh()
+    assert "Processing" in browser.find_element(By.ID, "request-status").text
+    assert "Review the data" not in browser.find_element(By.ID, "request-actions").text
+    change = "Status: processing → in review"
+    seen = browser.find_element(By.ID, "timeline").text.count(change)  # the first fetch's
+    browser.execute_script("window.__sameDocument = true;")  # gone if the page reloads
+    with transaction.atomic():
+        result_transition(Result.objects.select_for_update().get(pk=result.pk), "succeeded")
+    assert PrivacyRequest.objects.get(pk=request.pk).status == PrivacyRequest.Status.IN_REVIEW
+    wait(browser).until(
+        lambda b: (
+            "In review" in b.find_element(By.ID, "request-status").text
+            and "Review the data" in b.find_element(By.ID, "request-actions").text
+            and b.find_element(By.ID, "timeline").text.count(change) == seen + 1
+        )
+    )
+    timeline = browser.find_element(By.ID, "timeline").text
+    assert "fetch finished" in timeline and "The portal (automatic)" in timeline
+    assert browser.execute_script("return window.__sameDocument === true;")
+    assert not browser.find_element(By.ID, "results").get_attribute("data-refresh-url")
 
     problems = [
         entry["message"]

@@ -56,10 +56,18 @@ def test_received_at_defaults_to_now():
 
 
 def test_second_open_request_for_same_email_is_flagged():
-    first = _create()
+    first = _create(request_type=RequestType.DELETION)
     second = _create(email="JANE.DOE@example.org", request_type=RequestType.DELETION)
     assert first.possible_duplicate_of is None
     assert second.possible_duplicate_of == first
+
+
+def test_a_request_of_another_type_is_not_a_duplicate():
+    access = _create()
+    deletion = _create(email="JANE.DOE@example.org", request_type=RequestType.DELETION)
+    assert deletion.possible_duplicate_of is None
+    again = _create(request_type=RequestType.ACCESS)
+    assert again.possible_duplicate_of == access
 
 
 def test_closed_request_does_not_count_as_duplicate():

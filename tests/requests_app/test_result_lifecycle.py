@@ -143,7 +143,13 @@ def test_finished_event_details_are_ids_and_counts():
     result = _busy_result()
     result_transition(result, Result.Status.FAILED, code="http_500", message="Provider broke.")
     event = AuditEvent.objects.get(action="result.finished")
-    assert event.details == {"status": "failed", "error_code": "http_500", "records": 7}
+    assert event.details == {
+        "request_id": result.request_id,
+        "connection_id": result.connection_id,
+        "status": "failed",
+        "error_code": "http_500",
+        "records": 7,
+    }
 
 
 def test_caller_values_code_message_changes_actor_and_action():

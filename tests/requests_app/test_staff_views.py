@@ -155,7 +155,7 @@ class TestCreate:
         assert "cannot be in the future" in response.content.decode()
 
     def test_duplicate_warning_after_create(self, staff_client):
-        first = PrivacyRequestFactory(subject_email="same@example.org")
+        first = PrivacyRequestFactory(subject_email="same@example.org", request_type="deletion")
         response = staff_client.post(
             reverse("requests:new"),
             {"request_type": "deletion", "email": "SAME@example.org", "regulation": "ccpa"},
@@ -196,7 +196,7 @@ class TestDetail:
         assert "1,234 records" in html
         assert '<progress class="result-progress" value="3" max="12"' in html
         assert "The provider refused the token." in html
-        assert "Request created" in html
+        assert "Request received" in html
         assert '<th scope="col">Connection</th>' in html
 
     def test_empty_results_state(self, staff_client):

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from connectors.demo import demo_connections_ensure
+from connectors.demo import demo_connections_ensure, demo_subjects
 
 
 def _start(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -48,6 +48,9 @@ class Command(BaseCommand):
                 f"Simulator: http://127.0.0.1:{settings.SIMULATOR_PORT}/  — open Connections, "
                 "pick a simulator connection and press Connect."
             )
+            self.stdout.write("Try a new access request for one of these sample people:")
+            for subject in demo_subjects():
+                self.stdout.write(f"  {subject['email']}: {subject['holds']}")
         self.stdout.write(
             f"Public request form for data subjects: http://{addr}/privacy/  — the emails it "
             "sends (verification links, download codes) print in this terminal."

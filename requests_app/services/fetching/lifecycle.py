@@ -144,16 +144,22 @@ def result_transition(
 
 
 def _audit_details(result: Result, action: str) -> dict[str, Any]:
-    """Identifiers and counts only: the error message may quote the provider."""
+    """Identifiers and counts only: the error message may quote the provider.
+
+    Every event names its request and connection, so the request's timeline and the
+    audit log's filters find it.
+    """
+    where = {"request_id": result.request_id, "connection_id": result.connection_id}
     if action == "result.finished":
         return {
+            **where,
             "status": result.status,
             "error_code": result.error_code,
             "records": result.progress.get("records", 0),
         }
     if action in ("result.skipped", "result.paused"):
-        return {"error_code": result.error_code}
-    return {}
+        return {**where, "error_code": result.error_code}
+    return where
 
 
 # --- The request the Results belong to ------------------------------------------------

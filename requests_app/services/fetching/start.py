@@ -26,7 +26,8 @@ def fetch_start(*, privacy_request: PrivacyRequest, actor: User | None = None) -
     Every API connection gets a Result so none is left out silently: a connection
     that needs attention pauses its Result (it resumes after a reconnect or a
     successful verification), one that was never connected or was disconnected is
-    skipped with the reason shown. Calling it again adds connections created since.
+    skipped with the reason shown. Calling it again adds connections created since;
+    a call that adds or starts nothing writes nothing (no audit event either).
     """
     with transaction.atomic():
         # Lock order everywhere: Results, then their request (as finishing a fetch does).
@@ -45,9 +46,10 @@ def fetch_start(*, privacy_request: PrivacyRequest, actor: User | None = None) -
             )
         results: list[Result] = []
         queued: list[int] = []
+        changed: list[int] = []
         connections = Connection.objects.filter(access_mode=Connection.AccessMode.API)
         for connection in connections:
-            result, _ = Result.objects.get_or_create(
+            result, created = Result.objects.get_or_create(
                 request=privacy_request,
                 connection=connection,
                 defaults={
@@ -63,22 +65,34 @@ def fetch_start(*, privacy_request: PrivacyRequest, actor: User | None = None) -
                 if connection.status == Connection.Status.ACTIVE:
                     result_queue_fresh(result, check_request=False)
                     queued.append(result.pk)
-                else:
+                    changed.append(result.pk)
+                elif created or _hold_changes(result, connection):
                     result_hold(result, connection, check_request=False)
+                    changed.append(result.pk)
             results.append(result)
         if queued or privacy_request.results.exclude(status__in=Result.FINISHED_STATUSES):
             privacy_request_status_set(
                 privacy_request, PrivacyRequest.Status.PROCESSING, actor=actor
             )
-        audit_record(
-            action="request.fetch_started",
-            target=privacy_request,
-            actor=actor,
-            details={"results": [r.pk for r in results], "queued": queued},
-        )
+        if changed:
+            audit_record(
+                action="request.fetch_started",
+                target=privacy_request,
+                actor=actor,
+                details={"results": changed, "queued": queued},
+            )
         enqueue_on_commit(queued)
         privacy_request_check_fetched(request_id=privacy_request.pk)
     return results
+
+
+def _hold_changes(result: Result, connection: Connection) -> bool:
+    """Whether holding this Result again would change it (a skip already said so)."""
+    if result.status != Result.Status.SKIPPED:
+        return True
+    if connection.status in (Connection.Status.NEEDS_REAUTH, Connection.Status.ERROR):
+        return True  # skipped before, pausable now: it can resume by itself
+    return result.error_code != "not_connected"
 
 
 def result_queue_fresh(result: Result, **kwargs) -> Result:

@@ -289,6 +289,9 @@ def test_batches_carry_checkpoints_and_progress_without_personal_data(full_scan)
     last = meeting_batches[-1]
     assert last.progress["windows_done"] == last.progress["windows_total"] >= 57
     assert last.progress["pages"] == len(listing_pages)
+    # Every listed meeting instance counts once as checked, for the analyst's progress.
+    checked = [b.progress["meetings_checked"] for b in meeting_batches]
+    assert checked == sorted(checked) and checked[-1] >= len(full_scan["org"].instances) > 0
     assert last.checkpoint["cursor"] is None
     dumped = json.dumps([b.checkpoint for b in batches]).lower()
     assert "@" not in dumped and full_scan["token"].lower() not in dumped

@@ -159,7 +159,12 @@ def test_scan_state_round_trips_and_splits_a_capped_window():
     now = datetime(2026, 3, 1, 12, 0, 0, 500_000, tzinfo=UTC)
     state = ScanState.start(now=now, lookback_days=28, window=timedelta(days=7))
     assert state.range_to == now.replace(microsecond=0)
-    assert state.progress() == {"windows_done": 0, "windows_total": 4, "pages": 0}
+    assert state.progress() == {
+        "windows_done": 0,
+        "windows_total": 4,
+        "pages": 0,
+        "meetings_checked": 0,
+    }
     state.window_items = 10
     assert state.end_window(cap=10) is True  # capped: same start, half the span
     assert state.window_from == state.range_from and state.span == timedelta(days=3.5)

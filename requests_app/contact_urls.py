@@ -7,5 +7,5 @@ from requests_app.views import contact
 app_name = "contact"
 
 urlpatterns = [
-    path("<int:task_id>/<str:token>/", contact.contact_task, name="task"),
+    path("<int:task_id>/", contact.contact_task, name="task"),
 ]

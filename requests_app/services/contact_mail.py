@@ -33,8 +33,9 @@ CONTACT_KINDS = ("request", "reminder")
 
 def contact_link(task: DirectContactTask, token: str) -> str:
     """The absolute URL of the contact page for this task and secret."""
-    path = reverse("contact:task", kwargs={"task_id": task.pk, "token": token})
-    return settings.PORTAL_BASE_URL + path
+    path = reverse("contact:task", kwargs={"task_id": task.pk})
+    # In the query string, which access logs redact; the page redirects to the bare path.
+    return f"{settings.PORTAL_BASE_URL}{path}?token={token}"
 
 
 def _contact_context(task: DirectContactTask, token: str) -> dict:

@@ -105,8 +105,17 @@ def direct_contact_task_for_link(task_id: int, token: str) -> DirectContactTask:
     The secret must match this task's current one (compared in constant time), be
     unexpired, and the task must still take answers.
     """
+    return direct_contact_task_for_hash(task_id, token_hash(token or ""))
+
+
+def direct_contact_task_for_hash(task_id: int, presented: str) -> DirectContactTask:
+    """``direct_contact_task_for_link`` given the secret's hash (what the page's session keeps).
+
+    A replaced link (re-send, contact change) changes the stored hash, so a browser
+    that opened the old link loses the task too.
+    """
     task = DirectContactTask.objects.select_related("result__request").filter(pk=task_id).first()
-    presented = token_hash(token or "")
+    presented = presented if isinstance(presented, str) else ""
     stored = task.token_hash if task is not None and task.token_hash else "0" * 64
     if not hmac.compare_digest(stored, presented) or task is None or not task.token_hash:
         raise LinkInvalid("This link is not valid.")

@@ -1,6 +1,11 @@
 """The page a system contact opens from their email: no account, one task, nothing else.
 
-The link (task id and secret) is the only credential. The page shows what the
+The link (task id and secret) is the only credential. The secret travels as
+``?token=`` (the access log redacts query strings): the first visit checks it, keeps
+only the task id and the secret's stored hash in the (server-side) session and
+redirects to the token-free ``/contact/<task id>/``, so the secret never reaches a
+404/400 log line (``django.request`` logs paths), a referrer or another URL. The
+page shows what the
 contact needs (the request type, the subject's email, the due date) and takes the
 answer: data (files and/or label/value fields) or "no data held" for access,
 "deleted" or "could not delete" with a reason for deletion. Answers can be
@@ -15,14 +20,19 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from portal.headers import no_referrer
+from requests_app.models import DirectContactTask
 from requests_app.services.direct_contact import (
     LinkInvalid,
     direct_contact_answer_access,
     direct_contact_answer_deletion,
+    direct_contact_task_for_hash,
     direct_contact_task_for_link,
 )
 
 BLANK_FIELD_ROWS = 3
+# Session key: {task id (str): hash of the link's secret} for every link opened here.
+SESSION_TASKS = "contact_tasks"
 
 
 def _invalid(request: HttpRequest) -> HttpResponse:
@@ -39,10 +49,31 @@ def _ints(values: list[str]) -> list[int]:
     return [int(v) for v in values if v.isdigit()]
 
 
+def _opened(request: HttpRequest, task_id: int) -> DirectContactTask:
+    """The task this browser opened with a still-current link, else ``LinkInvalid``."""
+    opened = request.session.get(SESSION_TASKS)
+    digest = opened.get(str(task_id)) if isinstance(opened, dict) else None
+    if not isinstance(digest, str):
+        raise LinkInvalid("This browser has not opened this task's link.")
+    return direct_contact_task_for_hash(task_id, digest)
+
+
+@no_referrer
 @require_http_methods(["GET", "POST"])
-def contact_task(request: HttpRequest, task_id: int, token: str) -> HttpResponse:
+def contact_task(request: HttpRequest, task_id: int) -> HttpResponse:
+    token = request.GET.get("token")
+    if token is not None:
+        try:
+            task = direct_contact_task_for_link(task_id, token)
+        except LinkInvalid:
+            return _invalid(request)
+        opened = request.session.get(SESSION_TASKS)
+        opened = dict(opened) if isinstance(opened, dict) else {}
+        opened[str(task.pk)] = task.token_hash
+        request.session[SESSION_TASKS] = opened
+        return redirect("contact:task", task_id=task.pk)
     try:
-        task = direct_contact_task_for_link(task_id, token)
+        task = _opened(request, task_id)
     except LinkInvalid:
         return _invalid(request)
     deletion = task.is_deletion

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from connectors.emails import email_normalize
+from portal.headers import no_referrer
 from requests_app.downloads import report_response
 from requests_app.models import PrivacyRequest, SubjectLink, SubjectMessage
 from requests_app.services import delivery, verification
@@ -178,6 +179,7 @@ def request_sent(request: HttpRequest) -> HttpResponse:
 # --- verification ---------------------------------------------------------------------------
 
 
+@no_referrer
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest) -> HttpResponse:
     """Confirm the email address: the link opens a page whose button confirms it.
@@ -245,6 +247,7 @@ def status_view(privacy_request: PrivacyRequest) -> dict:
     return {"current": current, "text": text, "steps": steps}
 
 
+@no_referrer
 @require_GET
 def status(request: HttpRequest) -> HttpResponse:
     """Where the request stands: received, confirmed, in progress, extended, ready, done."""
@@ -278,6 +281,7 @@ def _granted(request: HttpRequest, link: SubjectLink) -> bool:
     return state.get("link") == link.pk and _still(state.get("until"))
 
 
+@no_referrer
 @require_http_methods(["GET", "POST"])
 def download(request: HttpRequest) -> HttpResponse:
     """Opening the link mails a code; the right code shows the report and its download."""
@@ -339,6 +343,7 @@ def _left(link: SubjectLink) -> int:
     return max(link.max_downloads - link.download_count, 0)
 
 
+@no_referrer
 @require_GET
 def download_file(request: HttpRequest) -> HttpResponseBase:
     """The zip, decrypted as it streams; counted, and the first one marks it delivered."""

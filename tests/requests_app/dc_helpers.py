@@ -11,7 +11,7 @@ from connectors.models import Connection
 from requests_app.models import DirectContactTask
 from tests.factories import ConnectionFactory
 
-LINK = re.compile(r"https?://[^\s\"<]+/contact/(\d+)/([A-Za-z0-9_\-]+)/")
+LINK = re.compile(r"https?://[^\s\"<]+/contact/(\d+)/\?token=([A-Za-z0-9_\-]+)")
 
 
 def dc_connection(name: str, contact: str, **fields) -> Connection:
@@ -34,8 +34,22 @@ def links_to(address: str) -> list[tuple[int, str]]:
     return found
 
 
-def contact_path(task_id: int, token: str) -> str:
-    return f"/contact/{task_id}/{token}/"
+def contact_url(task_id: int, token: str) -> str:
+    """The link as mailed (path and query)."""
+    return f"/contact/{task_id}/?token={token}"
+
+
+def contact_open(client, task_id: int, token: str):
+    """Open a mailed link in ``client``'s session; the (followed) response."""
+    return client.get(contact_url(task_id, token), follow=True)
+
+
+def contact_path(client, task_id: int, token: str) -> str:
+    """Open the link in ``client``'s session and return the token-free page address."""
+    opened = client.get(contact_url(task_id, token))
+    assert opened.status_code == 302, opened.status_code
+    assert token not in opened["Location"]
+    return opened["Location"]
 
 
 def upload(name: str, content: bytes = b"hello", content_type: str = "text/plain"):

@@ -28,7 +28,14 @@ from requests_app.services.approval import privacy_request_approve, report_open
 from requests_app.services.intake import privacy_request_create
 from requests_app.services.review import report_meta, report_sections
 from tests.factories import ConnectionFactory, ResultFactory, StaffFactory, records_create
-from tests.requests_app.dc_helpers import contact_path, dc_connection, links_to, task_of, upload
+from tests.requests_app.dc_helpers import (
+    contact_open,
+    contact_path,
+    dc_connection,
+    links_to,
+    task_of,
+    upload,
+)
 
 pytestmark = pytest.mark.django_db
 START = dt.datetime(2026, 5, 4, 9, 0, tzinfo=dt.UTC)
@@ -93,7 +100,7 @@ def test_link_works_only_for_its_task_and_expires(frozen, commit, client, settin
     ((task_a, token_a),) = links_to("owner-a@corp.example")
     ((task_b, token_b),) = links_to("owner-b@corp.example")
 
-    page = client.get(contact_path(task_a, token_a))
+    page = contact_open(client, task_a, token_a)
     assert page.status_code == 200
     body = page.content.decode()
     assert "dana@example.org" in body and "Deletion" in body
@@ -106,25 +113,28 @@ def test_link_works_only_for_its_task_and_expires(frozen, commit, client, settin
     assert len(token_a) >= 43
 
     # A's secret does not open B's task, nor does a made-up one.
-    assert client.get(contact_path(task_b, token_a)).status_code == 404
-    assert client.get(contact_path(task_a, token_a[:-1] + "x")).status_code == 404
+    assert contact_open(client, task_b, token_a).status_code == 404
+    assert contact_open(client, task_a, token_a[:-1] + "x").status_code == 404
 
     frozen.move_to(START + timedelta(days=settings.DIRECT_CONTACT_LINK_DAYS, seconds=-1))
-    assert client.get(contact_path(task_a, token_a)).status_code == 200
+    assert contact_open(client, task_a, token_a).status_code == 200
     frozen.move_to(START + timedelta(days=settings.DIRECT_CONTACT_LINK_DAYS))
-    assert client.get(contact_path(task_a, token_a)).status_code == 404
-    assert client.get(contact_path(task_b, token_b)).status_code == 404
+    assert contact_open(client, task_a, token_a).status_code == 404
+    assert contact_open(client, task_b, token_b).status_code == 404
 
 
 def test_resend_replaces_the_link(frozen, commit, client, reviewer):
     dc_connection("Webex HQ", "owner@corp.example")
     pr = _create(commit)
     ((task_id, old),) = links_to("owner@corp.example")
+    opened_with_old = contact_path(client, task_id, old)
     commit(dc.direct_contact_send, result=pr.results.get(), actor=reviewer)
     (_, new) = links_to("owner@corp.example")[-1]
     assert new != old
-    assert client.get(contact_path(task_id, old)).status_code == 404
-    assert client.get(contact_path(task_id, new)).status_code == 200
+    # A browser that opened the old link loses the task as well.
+    assert client.get(opened_with_old).status_code == 404
+    assert contact_open(client, task_id, old).status_code == 404
+    assert contact_open(client, task_id, new).status_code == 200
 
 
 # --- uploads ---------------------------------------------------------------------------------
@@ -134,7 +144,7 @@ def test_upload_limits_and_a_refused_upload_loses_nothing(frozen, commit, client
     dc_connection("Files Inc", "owner@corp.example")
     pr = _create(commit, request_type=RequestType.ACCESS)
     ((task_id, token),) = links_to("owner@corp.example")
-    path = contact_path(task_id, token)
+    path = contact_path(client, task_id, token)
 
     ok = client.post(
         path,
@@ -247,7 +257,7 @@ def test_escalation_by_block_holds_the_request_and_tells_staff(frozen, commit, r
 
     # The contact still answers (a reminder's link works); accepting completes the request.
     ((task_id, token),) = links_to("owner@corp.example")[-1:]
-    client.post(contact_path(task_id, token), {"no_data": "1"})
+    client.post(contact_path(client, task_id, token), {"no_data": "1"})
     pr.refresh_from_db()
     assert pr.status == PrivacyRequest.Status.PROCESSING
     commit(dc.direct_contact_accept, result=result, actor=reviewer)
@@ -278,17 +288,15 @@ def test_deletion_request_from_intake_to_the_subjects_notice(frozen, commit, cli
     ((webex_task, webex_token),) = links_to("webex-owner@corp.example")
     ((zoom_task, zoom_token),) = links_to("zoom-owner@corp.example")
     ((us_task, us_token),) = links_to("us-owner@corp.example")
-    assert (
-        client.post(contact_path(webex_task, webex_token), {"outcome": "deleted"}).status_code
-        == 302
-    )
-    refused = client.post(contact_path(zoom_task, zoom_token), {"outcome": "not_deleted"})
+    webex_page = contact_path(client, webex_task, webex_token)
+    assert client.post(webex_page, {"outcome": "deleted"}).status_code == 302
+    refused = client.post(contact_path(client, zoom_task, zoom_token), {"outcome": "not_deleted"})
     assert refused.status_code == 400  # a reason is required
     client.post(
-        contact_path(zoom_task, zoom_token),
+        contact_path(client, zoom_task, zoom_token),
         {"outcome": "not_deleted", "reason": "Legal hold until 2027."},
     )
-    client.post(contact_path(us_task, us_token), {"outcome": "deleted"})
+    client.post(contact_path(client, us_task, us_token), {"outcome": "deleted"})
 
     mail.outbox.clear()
     for result in pr.results.order_by("pk"):
@@ -302,7 +310,7 @@ def test_deletion_request_from_intake_to_the_subjects_notice(frozen, commit, cli
     assert "Zoom US: your data was deleted" in notice.body
     assert "Zoom EU: your data could not be deleted. Reason: Legal hold until 2027." in notice.body
     # Closed: the links are dead.
-    assert client.get(contact_path(webex_task, webex_token)).status_code == 404
+    assert contact_open(client, webex_task, webex_token).status_code == 404
 
 
 # --- access: one system by API, one by Direct Contact, one report --------------------------------
@@ -322,7 +330,7 @@ def test_access_request_with_api_and_direct_contact_in_one_report(frozen, commit
 
     ((task_id, token),) = links_to("hr@corp.example")
     client.post(
-        contact_path(task_id, token),
+        contact_path(client, task_id, token),
         {
             "files": [upload("payslip.pdf", b"%PDF-1.4 payslip", "application/pdf")],
             "label": ["Badge number"],

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.apps import apps
 from django.db import models
+from django.test import Client
 
 from portal.audit import audit_record
 from portal.roles import Role
@@ -75,8 +76,9 @@ def _delivered_request(client, django_capture_on_commit_callbacks) -> PrivacyReq
         api, "meeting", [{"id": "m1", "host_email": EMAIL, "topic": f"1:1 with {NAME}"}]
     )
     ((task_id, token),) = links_to("hr@corp.example")
-    client.post(
-        contact_path(task_id, token),
+    contact = Client()  # the system contact's own browser, not the staff member's
+    contact.post(
+        contact_path(contact, task_id, token),
         {
             "files": [upload("dana.txt", f"{NAME} <{EMAIL}>".encode())],
             "label": ["Full name"],

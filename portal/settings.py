@@ -424,6 +424,9 @@ SUBJECT_FORM_EMAIL_RATE_LIMIT = env.str("SUBJECT_FORM_EMAIL_RATE_LIMIT", default
 SUBJECT_LINK_RATE_LIMIT = env.str("SUBJECT_LINK_RATE_LIMIT", default="60/h")
 SUBJECT_LINK_TOKEN_RATE_LIMIT = env.str("SUBJECT_LINK_TOKEN_RATE_LIMIT", default="30/h")
 SUBJECT_CODE_SEND_RATE_LIMIT = env.str("SUBJECT_CODE_SEND_RATE_LIMIT", default="5/h")
+# Reverse proxies of our own in front of the portal: per-IP limits then take the client's
+# address from X-Forwarded-For (portal/client_ip.py); 0 uses the connection's address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # A failed email is retried by the periodic sweep, at most this many attempts in all.
 SUBJECT_EMAIL_MAX_ATTEMPTS = env.int("SUBJECT_EMAIL_MAX_ATTEMPTS", default=6)
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from connectors.emails import email_normalize
+from portal.client_ip import client_ip
 from portal.headers import no_referrer
 from requests_app.downloads import report_response
 from requests_app.models import PrivacyRequest, SubjectLink, SubjectMessage
@@ -78,13 +79,9 @@ def _too_many(request: HttpRequest) -> HttpResponse:
     return _page(request, "privacy/too_many.html", status=429)
 
 
-def _ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
-
-
 def _link_throttled(request: HttpRequest, token: str | None) -> bool:
     """Count a hit on a link page: per IP always, per token when one is presented."""
-    if throttle_hit("link-ip", _ip(request), settings.SUBJECT_LINK_RATE_LIMIT):
+    if throttle_hit("link-ip", client_ip(request), settings.SUBJECT_LINK_RATE_LIMIT):
         return True
     return bool(token) and throttle_hit(
         "link-token", token_hash(token), settings.SUBJECT_LINK_TOKEN_RATE_LIMIT
@@ -132,7 +129,7 @@ def request_form(request: HttpRequest) -> HttpResponse:
     """Ask for access or deletion. The answer is the same whoever the email belongs to."""
     form = SubjectRequestForm(request.POST or None)
     if request.method == "POST":
-        if throttle_hit("form-ip", _ip(request), settings.SUBJECT_FORM_RATE_LIMIT):
+        if throttle_hit("form-ip", client_ip(request), settings.SUBJECT_FORM_RATE_LIMIT):
             return _too_many(request)
         if request.POST.get(HONEYPOT_FIELD):
             logger.info("public form: honeypot filled; nothing stored")

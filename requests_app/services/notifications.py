@@ -5,8 +5,10 @@ and an HTML body. The files ``templates/emails/<key>.subject.txt``, ``<key>.txt`
 ``<key>.html`` are the defaults; staff with the approve role may override them
 (``EmailTemplate``) and reset back. Templates are rendered from the stored string by
 an isolated Django template engine (no loaders, no tag libraries), and a template is
-refused on save if it does not compile or names a variable the email does not have:
-nothing is ever sent half-rendered.
+refused on save if it does not compile, names a variable the email does not have,
+leaves out a variable the email exists for (the link, the code: ``EmailSpec.required``)
+or turns HTML escaping off (``|safe``, ``|safeseq``, ``{% autoescape %}``: the values
+come from the request and from the public form): nothing is ever sent half-rendered.
 
 Sending: ``email_queue`` renders the message and stores it encrypted on an
 ``OutboundEmail`` (the message may hold a link or a code); a django-q2 task sends it
@@ -20,6 +22,7 @@ never the address, link or code.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +33,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Q
 from django.template import Context, Engine, TemplateSyntaxError
-from django.template.base import TextNode
+from django.template.base import TextNode, VariableNode
+from django.template.defaulttags import ForNode
 from django.template.loader import get_template
 from django.utils import timezone
 
@@ -69,6 +73,8 @@ class EmailSpec:
     label: str
     description: str
     variables: dict[str, str]
+    # Variables the plain-text and HTML bodies must print: the email is useless without them.
+    required: tuple[str, ...] = ()
 
     @property
     def all_variables(self) -> dict[str, str]:
@@ -83,6 +89,7 @@ EMAILS: dict[str, EmailSpec] = {
             "verify_url": "The confirmation link (single use)",
             "verify_expires_at": "When the confirmation link expires",
         },
+        required=("verify_url",),
     ),
     "received": EmailSpec(
         "Request received",
@@ -96,6 +103,7 @@ EMAILS: dict[str, EmailSpec] = {
             "extension_reason": "Why the deadline was extended",
             "original_due_at": "The due date before the extension",
         },
+        required=("due_at", "extension_reason"),
     ),
     "report_ready": EmailSpec(
         "Your report is ready",
@@ -105,11 +113,13 @@ EMAILS: dict[str, EmailSpec] = {
             "link_expires_at": "When the download link expires",
             "max_downloads": "How many downloads the link allows",
         },
+        required=("download_url",),
     ),
     "download_code": EmailSpec(
         "Your one-time code",
         "Sent when the download link is opened.",
         {"code": "The six-digit code", "code_minutes": "Minutes the code is valid"},
+        required=("code",),
     ),
     "denied": EmailSpec(
         "Request denied",
@@ -118,6 +128,7 @@ EMAILS: dict[str, EmailSpec] = {
             "denial_reason": "The reason staff gave",
             "denial_notice": "The regulation's wording, with the reason",
         },
+        required=("denial_notice",),
     ),
     "deletion_done": EmailSpec(
         "Deletion completed",
@@ -127,6 +138,7 @@ EMAILS: dict[str, EmailSpec] = {
             " and {{ system.reason }} (why it could not delete)",
             "not_deleted": "The systems that could not delete (empty when all did)",
         },
+        required=("systems",),
     ),
 }
 
@@ -254,8 +266,42 @@ def _render_part(engine: Engine, source: str, context: dict[str, Any], *, html: 
     return template.render(ctx), ctx.missing
 
 
+# Ways to turn HTML escaping off: a value from the request would then be sent as markup.
+_UNESCAPED = re.compile(r"\|\s*safe(?:seq)?\b|\{%-?\s*autoescape\b")
+
+
+def _printed_names(template) -> set[str]:
+    """Top-level names the template prints (``{{ name... }}``) or loops over."""
+    names: set[str] = set()
+    expressions = [
+        node.filter_expression for node in template.nodelist.get_nodes_by_type(VariableNode)
+    ]
+    expressions += [node.sequence for node in template.nodelist.get_nodes_by_type(ForNode)]
+    for expression in expressions:
+        lookups = getattr(expression.var, "lookups", None)
+        if lookups:
+            names.add(lookups[0])
+    return names
+
+
+def _part_problem(spec: EmailSpec, part: str, source: str) -> str | None:
+    """Escaping turned off, or a required variable left out: why the part is refused."""
+    if part == "html_body" and _UNESCAPED.search(source):
+        return (
+            "The HTML part may not turn escaping off (|safe, |safeseq, {% autoescape %}): "
+            "values from the request would be sent as raw HTML."
+        )
+    if part in ("text_body", "html_body") and spec.required:
+        missing = [n for n in spec.required if n not in _printed_names(_compile(_ENGINE, source))]
+        if missing:
+            names = ", ".join(f"{{{{ {n} }}}}" for n in missing)
+            return f"This email must include {names}: without it the email is of no use."
+    return None
+
+
 def template_validate(key: str, parts: dict[str, str]) -> None:
-    """Raise ``ValidationError`` (per part) unless every part compiles and uses known names."""
+    """Raise ``ValidationError`` (per part) unless every part compiles, uses known names,
+    prints the email's required variables and keeps HTML escaping on."""
     spec = _spec(key)
     sample = sample_context(key)
     problems: dict[str, str] = {}
@@ -284,6 +330,10 @@ def template_validate(key: str, parts: dict[str, str]) -> None:
             problems[part] = (
                 f"Unknown variable(s): {names}. Available: {', '.join(spec.all_variables)}."
             )
+            continue
+        problem = _part_problem(spec, part, source)
+        if problem:
+            problems[part] = problem
     if problems:
         raise ValidationError(problems)
 

@@ -74,6 +74,58 @@ def test_a_broken_template_is_refused_with_a_clear_error(approver, part, source,
     assert not EmailTemplate.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "<p>{{ subject_name|safe }}</p>",
+        "<p>{{ subject_name | safe }}</p>",
+        "{% for c in subject_name|make_list|safeseq %}{{ c }}{% endfor %}",
+        "{% autoescape off %}<p>{{ subject_name }}</p>{% endautoescape %}",
+        "{% autoescape on %}<p>{{ subject_name }}</p>{% endautoescape %}",
+        "{% with n=subject_name|safe %}{{ n }}{% endwith %}",
+    ],
+)
+def test_the_html_part_may_not_turn_escaping_off(approver, source):
+    with pytest.raises(ValidationError) as caught:
+        notifications.template_save("received", parts(html_body=source), actor=approver)
+    assert "may not turn escaping off" in " ".join(caught.value.message_dict["html_body"])
+    assert not EmailTemplate.objects.exists()
+
+
+def test_safe_in_the_plain_text_part_is_harmless_and_allowed(approver):
+    # The plain-text part is never escaped, so |safe changes nothing there.
+    notifications.template_save(
+        "received", parts(text_body="Hi {{ subject_name|safe }}"), actor=approver
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        ("verify", "verify_url"),
+        ("report_ready", "download_url"),
+        ("download_code", "code"),
+        ("deletion_done", "systems"),
+        ("denied", "denial_notice"),
+    ],
+)
+@pytest.mark.parametrize("part", ["text_body", "html_body"])
+def test_a_template_without_its_required_variable_is_refused(approver, key, name, part):
+    default = notifications.template_default(key)
+    assert name in notifications.EMAILS[key].required
+    without = {**default, part: "<p>Hello from {{ company_name }}.</p>"}
+    with pytest.raises(ValidationError) as caught:
+        notifications.template_save(key, without, actor=approver)
+    message = " ".join(caught.value.message_dict[part])
+    assert f"must include {{{{ {name} }}}}" in message
+    assert not EmailTemplate.objects.exists()
+    # Printing it, anywhere and filtered, is enough.
+    kept = {**default, part: f"<p>{{% if {name} %}}{{{{ {name}|default:'' }}}}{{% endif %}}</p>"}
+    if name == "systems":
+        kept[part] = "<p>{% for s in systems %}{{ s.name }}{% endfor %}</p>"
+    notifications.template_save(key, kept, actor=approver)
+
+
 def test_staff_edit_preview_save_and_reset(approver_client, approver, commit):
     listing = approver_client.get(reverse("requests:email_templates"))
     assert listing.status_code == 200 and b"Request received" in listing.content

@@ -75,10 +75,13 @@ class EmailSpec:
     variables: dict[str, str]
     # Variables the plain-text and HTML bodies must print: the email is useless without them.
     required: tuple[str, ...] = ()
+    # Common variables this email must not have (its templates cannot name them).
+    withheld: tuple[str, ...] = ()
 
     @property
     def all_variables(self) -> dict[str, str]:
-        return {**COMMON_VARIABLES, **self.variables}
+        common = {k: v for k, v in COMMON_VARIABLES.items() if k not in self.withheld}
+        return {**common, **self.variables}
 
 
 EMAILS: dict[str, EmailSpec] = {
@@ -90,6 +93,9 @@ EMAILS: dict[str, EmailSpec] = {
             "verify_expires_at": "When the confirmation link expires",
         },
         required=("verify_url",),
+        # Anyone can type any address and any name into the public form: until the
+        # address is confirmed, the name is a stranger's words and must not be relayed.
+        withheld=("subject_name",),
     ),
     "received": EmailSpec(
         "Request received",
@@ -429,10 +435,11 @@ def email_queue(
     with transaction.atomic():
         outbound = OutboundEmail.objects.create(request=request, template_key=key)
         try:
-            context = {**request_context(request), **(extra or {})}
-            unknown = set(context) - set(spec.all_variables)
+            unknown = set(extra or {}) - set(spec.all_variables)
             if unknown:
                 raise ValueError(f"unexpected variables {sorted(unknown)}")
+            common = {k: v for k, v in request_context(request).items() if k in spec.all_variables}
+            context = {**common, **(extra or {})}
             message = email_render(key, context)
         except Exception as exc:
             outbound.status = OutboundEmail.Status.FAILED

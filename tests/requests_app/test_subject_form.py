@@ -7,19 +7,21 @@ import datetime as dt
 import pytest
 import time_machine
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
 from portal.models import AuditEvent
 from portal.roles import Role
 from requests_app.models import (
+    EmailTemplate,
     OutboundEmail,
     PrivacyRequest,
     Result,
     SubjectLink,
     SubjectMessage,
 )
-from requests_app.services import fetching
+from requests_app.services import fetching, notifications
 from requests_app.services.due_dates import privacy_request_extend
 from requests_app.services.intake import privacy_request_create
 from requests_app.services.verification import unverified_purge
@@ -92,6 +94,42 @@ def test_the_form_is_rate_limited_per_ip_and_per_email(client, commit, settings)
         assert submit(client, commit, email="two@example.com").status_code == 302
         assert submit(client, commit, email="three@example.com").status_code == 429
         assert PrivacyRequest.objects.count() == 2
+
+
+HOSTILE_NAME = "URGENT: your account is locked, call +1 555 0100 or visit evil.example"
+
+
+def test_the_verify_email_does_not_relay_the_unconfirmed_name(client, commit, settings):
+    assert submit(client, commit, name=HOSTILE_NAME).status_code == 302
+    (message,) = mail.outbox
+    html = message.alternatives[0][0]
+    for text in (message.subject, message.body, html):
+        assert "evil.example" not in text and "URGENT" not in text
+    assert message.body.startswith("Hello,")
+    assert mailed_links(message)["verify"]
+
+
+def test_a_verify_template_cannot_name_the_unconfirmed_name():
+    parts = notifications.template_default("verify")
+    approver = StaffFactory(roles=[Role.APPROVER])
+    with pytest.raises(ValidationError) as caught:
+        notifications.template_save(
+            "verify", {**parts, "subject": "Hi {{ subject_name }}"}, actor=approver
+        )
+    assert "Unknown variable(s): subject_name" in str(caught.value)
+    # An edit stored before this rule still prints nothing for it.
+    EmailTemplate.objects.create(key="verify", **{**parts, "subject": "Hi {{ subject_name }}!"})
+    request = privacy_request_create(
+        request_type="access",
+        email="x@example.com",
+        name=HOSTILE_NAME,
+        regulation="gdpr",
+        source="staff",
+    )
+    outbound = notifications.notify_verify(
+        request, verify_url="http://x/privacy/verify/?token=t", expires_at=request.received_at
+    )
+    assert outbound.subject == "Hi !"
 
 
 def test_invalid_input_is_shown_on_the_form(client, commit):

@@ -6,7 +6,9 @@ the scheduled purge removes what the request gathered: fetched records with thei
 edits and selections, uploaded files and reports (the encrypted blobs too),
 Direct Contact answers and links. The request row stays as a non-personal stub
 (reference, type, regulation, dates, systems, outcome) with the subject's email
-and name blanked, and the audit trail stays.
+and name blanked and its free text (status, extension and denial reasons) replaced,
+and the audit trail stays: who did what and when, without any reason or note typed
+into it.
 
 The purge is a list of steps (``PURGE_STEPS``), each idempotent and each in its
 own transaction; a blob is deleted before the row that names it, so a crash never
@@ -52,7 +54,6 @@ from requests_app.models import (
 logger = logging.getLogger(__name__)
 CHUNK = 2000
 PURGED_REASON = "Personal data purged under the retention policy."
-REDACTED = "[removed by the retention purge]"
 # Statuses after which the retention clock runs (from closed_at, else the status change).
 FINISHED_REQUEST_STATUSES = (
     PrivacyRequest.Status.DELIVERED,
@@ -142,10 +143,28 @@ def _purge_results(privacy_request: PrivacyRequest) -> int:
 
 
 def _audit_targets(privacy_request: PrivacyRequest) -> Q:
-    result_ids = [str(pk) for pk in privacy_request.results.values_list("pk", flat=True)]
-    return Q(target_type="requests_app.privacyrequest", target_id=str(privacy_request.pk)) | Q(
-        target_type="requests_app.result", target_id__in=result_ids
-    )
+    """Events about the request, its Results, Direct Contact tasks and files, reports, links."""
+    results = Result.objects.filter(request=privacy_request)
+    targets = {
+        "requests_app.privacyrequest": [privacy_request.pk],
+        "requests_app.result": results.values_list("pk", flat=True),
+        "requests_app.directcontacttask": DirectContactTask.objects.filter(
+            result__in=results
+        ).values_list("pk", flat=True),
+        "requests_app.directcontactfile": DirectContactFile.objects.filter(
+            task__result__in=results
+        ).values_list("pk", flat=True),
+        "requests_app.report": Report.objects.filter(request=privacy_request).values_list(
+            "pk", flat=True
+        ),
+        "requests_app.subjectlink": SubjectLink.objects.filter(request=privacy_request).values_list(
+            "pk", flat=True
+        ),
+    }
+    query = Q(pk__in=[])
+    for target_type, ids in targets.items():
+        query |= Q(target_type=target_type, target_id__in=[str(pk) for pk in ids])
+    return query
 
 
 def _purge_subject_side(privacy_request: PrivacyRequest) -> int:
@@ -159,33 +178,37 @@ def _purge_subject_side(privacy_request: PrivacyRequest) -> int:
     return removed
 
 
-def _purge_audit_reasons(privacy_request: PrivacyRequest) -> int:
-    """Audit reasons on the request and its Results that name the subject are redacted.
+# Detail keys that may hold words somebody typed (identifiers and counts stay).
+FREE_TEXT_DETAILS = frozenset({"reason", "note", "message", "method", "comment", "text"})
 
-    The events stay (who, when, what); only free text that quotes the subject goes.
-    Runs before the stub blanks the email and name it looks for.
+
+def _purge_audit_text(privacy_request: PrivacyRequest) -> int:
+    """Every reason and free-text detail on the request's audit events is blanked.
+
+    Staff and contacts write names, variants of names ("D. KOWALSKI") and other
+    addresses into reasons and notes, so nothing typed is kept, whatever it says;
+    the events stay with their action, actor, time and identifiers. Runs first,
+    while the reports, links and tasks it looks up still exist.
     """
-    needles = [n for n in (privacy_request.subject_email, privacy_request.subject_name) if n]
-    if not needles:
-        return 0
-    mentions = Q()
-    for needle in needles:
-        mentions |= Q(reason__icontains=needle)
-    return (
-        AuditEvent.objects.filter(_audit_targets(privacy_request))
-        .filter(mentions)
-        .update(reason=REDACTED)
-    )
+    events = AuditEvent.objects.filter(_audit_targets(privacy_request))
+    with transaction.atomic():
+        changed = events.exclude(reason="").update(reason="")
+        typed = events.filter(details__has_any_keys=sorted(FREE_TEXT_DETAILS))
+        for event in typed.only("pk", "details"):
+            details = {k: v for k, v in event.details.items() if k not in FREE_TEXT_DETAILS}
+            AuditEvent.objects.filter(pk=event.pk).update(details=details)
+            changed += 1
+    return changed
 
 
 PURGE_STEPS: list[PurgeStep] = [
+    PurgeStep("audit_text", _purge_audit_text),
     PurgeStep("reports", _purge_reports),
     PurgeStep("contact_files", _purge_contact_files),
     PurgeStep("records", _purge_records),
     PurgeStep("direct_contact", _purge_direct_contact),
     PurgeStep("subject_side", _purge_subject_side),
     PurgeStep("results", _purge_results),
-    PurgeStep("audit_reasons", _purge_audit_reasons),
 ]
 
 

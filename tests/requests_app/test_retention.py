@@ -239,3 +239,48 @@ def test_the_subject_side_goes_too_links_codes_messages_and_emails(
         assert not SubjectMessage.objects.filter(request=pr).exists()
         assert not OutboundEmail.objects.filter(request=pr).exists()
         assert _text_leaks([EMAIL, NAME]) == []
+
+
+VARIANT = "D. KOWALSKI"
+OTHER_EMAIL = "dk.private@elsewhere.example"
+
+
+def test_typed_text_goes_whatever_it_says_and_the_events_stay(
+    client, django_capture_on_commit_callbacks
+):
+    """Free text that names the subject in another spelling, or another address."""
+    from portal.models import AuditEvent
+
+    with time_machine.travel(START, tick=False) as frozen:
+        pr = _delivered_request(client, django_capture_on_commit_callbacks)
+        staff = StaffFactory()
+        dc_result = pr.results.get(connection_name="HR Files")
+        task = DirectContactTask.objects.get(result=dc_result)
+        typed = f"Phoned {VARIANT}; she asked to use {OTHER_EMAIL}"
+        audit_record(action="request.note", target=pr, actor=staff, reason=typed)
+        audit_record(
+            action="direct_contact.handled_note", target=dc_result, actor=staff, reason=typed
+        )
+        audit_record(
+            action="direct_contact.note", target=task, actor=staff, details={"note": typed, "n": 1}
+        )
+        PrivacyRequest.objects.filter(pk=pr.pk).update(
+            extension_reason=typed, denial_notice=typed, status_reason=typed
+        )
+        DirectContactTask.objects.filter(pk=task.pk).update(staff_note=typed, answer_note=typed)
+        events = {
+            e.pk: (e.action, e.actor_id, e.created_at, e.target_type, e.target_id)
+            for e in AuditEvent.objects.all()
+        }
+
+        frozen.move_to(START + timedelta(days=30))
+        assert retention.retention_purge() == 1
+
+        assert _text_leaks([VARIANT, OTHER_EMAIL, "Phoned"]) == []
+        kept = AuditEvent.objects.filter(pk__in=events)
+        assert {
+            e.pk: (e.action, e.actor_id, e.created_at, e.target_type, e.target_id) for e in kept
+        } == events  # every event stays: action, actor, time and ids
+        note = kept.get(action="direct_contact.note")
+        assert note.details == {"n": 1} and note.reason == ""
+        assert not AuditEvent.objects.filter(target_id=str(pr.pk)).exclude(reason="").exists()

@@ -692,8 +692,31 @@ def direct_contact_answer_deletion(
 # --- staff decisions -----------------------------------------------------------------------
 
 
-def _archive_path(system: str, file_name: str, taken: set[str]) -> str:
-    folder = slugify(system) or "system"
+def _archive_folder(result: Result) -> str:
+    """This task's folder under ``files/``: the system's slug, unique in the request.
+
+    Two connections can slug alike ("HR Files", "HR-Files"); the second to be
+    accepted gets its Result id appended. Call with the request row locked, so two
+    accepts of one request cannot both pick the same folder.
+    """
+    used = set()
+    others = Record.objects.filter(
+        result__request_id=result.request_id, object_type=FILE_TYPE
+    ).exclude(result=result)
+    for data in others.values_list("data", flat=True):
+        path = data.get("file") if isinstance(data, dict) else None
+        if isinstance(path, str) and path.count("/") == 2:
+            used.add(path.split("/")[1])
+    base = slugify(result.connection_name) or "system"
+    folder, n = base, 2
+    if folder in used:
+        folder = f"{base}-{result.pk}"
+    while folder in used:
+        folder, n = f"{base}-{result.pk}-{n}", n + 1
+    return folder
+
+
+def _archive_path(folder: str, file_name: str, taken: set[str]) -> str:
     stem, dot, ext = file_name.rpartition(".")
     if not dot:
         stem, ext = file_name, ""
@@ -761,6 +784,8 @@ def _records_from_answer(result: Result, task: DirectContactTask) -> int:
         )
         made += 1
     taken: set[str] = set()
+    PrivacyRequest.objects.select_for_update(no_key=True).filter(pk=result.request_id).first()
+    folder = _archive_folder(result)
     for upload in task.files.order_by("uploaded_at", "id"):
         Record.objects.update_or_create(
             result=result,
@@ -768,7 +793,7 @@ def _records_from_answer(result: Result, task: DirectContactTask) -> int:
             external_id=upload.storage_name,
             defaults={
                 "data": {
-                    "file": _archive_path(result.connection_name, upload.file_name, taken),
+                    "file": _archive_path(folder, upload.file_name, taken),
                     "name": upload.file_name,
                     "content_type": upload.content_type,
                     "size": upload.size,

@@ -708,9 +708,28 @@ def report_sections(request: PrivacyRequest) -> list[ReportSection]:
 ATTACHED_FILE_TYPES = ("direct_contact_file",)
 
 
+def _unique_path(path: str, seen: set[str]) -> str:
+    """``path``, or ``files/<folder>/<stem>-N.<ext>`` if another file already has it."""
+    folder, _, name = path.rpartition("/")
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    candidate, n = path, 2
+    while candidate in seen:
+        candidate, n = f"{folder}/{stem}-{n}{'.' + ext if ext else ''}", n + 1
+    seen.add(candidate)
+    return candidate
+
+
 def report_files(request: PrivacyRequest) -> list[ReportFile]:
-    """The released attached files: records of a released file type not withheld."""
+    """The released attached files: records of a released file type not withheld.
+
+    Paths are unique across the whole request: each task's folder is already made
+    unique when its answer is accepted, and any clash left (answers accepted before
+    that rule) gets a numbered name instead of failing the approval.
+    """
     files = []
+    seen: set[str] = set()
     for review in review_object_types(request):
         if review.object_type not in ATTACHED_FILE_TYPES or not review.included:
             continue
@@ -725,7 +744,7 @@ def report_files(request: PrivacyRequest) -> list[ReportFile]:
             if path:
                 files.append(
                     ReportFile(
-                        path=path,
+                        path=_unique_path(path, seen),
                         open=lambda name=storage_name: report_storage.open_decrypted(name),
                     )
                 )

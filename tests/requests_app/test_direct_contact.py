@@ -387,3 +387,48 @@ def test_staff_pages_show_the_task_and_act_on_it(frozen, commit, staff_client):
     pr.refresh_from_db()
     assert (result.status, result.error_code) == (Result.Status.SUCCEEDED, "handled_by_staff")
     assert pr.status == PrivacyRequest.Status.CLOSED
+
+
+def test_two_systems_that_slug_alike_both_send_export_csv(frozen, commit, client, reviewer):
+    approver = StaffFactory(roles=[Role.APPROVER])
+    dc_connection("HR Files", "hr1@corp.example")
+    dc_connection("HR-Files", "hr2@corp.example")
+    pr = _create(commit, request_type=RequestType.ACCESS, email="sam@example.org", name="Sam")
+    for contact, body in (("hr1@corp.example", b"one\n"), ("hr2@corp.example", b"two\n")):
+        ((task_id, token),) = links_to(contact)
+        page = contact_path(client, task_id, token)
+        assert client.post(page, {"files": [upload("export.csv", body)]}).status_code == 302
+        commit(
+            dc.direct_contact_accept,
+            result=Result.objects.get(direct_contact__pk=task_id),
+            actor=reviewer,
+        )
+    pr.refresh_from_db()
+    assert pr.status == PrivacyRequest.Status.IN_REVIEW
+
+    report = privacy_request_approve(pr, actor=approver)  # no ValueError, no 500
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(report_open(report))))
+    files = sorted(n for n in archive.namelist() if n.startswith("files/"))
+    assert len(files) == 2 and len(set(files)) == 2
+    assert sorted(archive.read(n) for n in files) == [b"one\n", b"two\n"]
+    # Each record names the zip entry that holds its file.
+    data = json.loads(archive.read("report.json"))
+    listed = {
+        s["system"]: t["records"][0]["file"]
+        for s in data["systems"]
+        for t in s["object_types"]
+        if t["object_type"] == dc.FILE_TYPE
+    }
+    assert sorted(listed.values()) == files
+    assert listed["HR Files"] == "files/hr-files/export.csv"
+    assert archive.read(listed["HR-Files"]) == b"two\n"
+
+
+def test_a_clash_left_from_older_answers_does_not_fail_the_report():
+    from requests_app.services.review import _unique_path
+
+    seen: set[str] = set()
+    assert _unique_path("files/hr-files/export.csv", seen) == "files/hr-files/export.csv"
+    assert _unique_path("files/hr-files/export.csv", seen) == "files/hr-files/export-2.csv"
+    assert _unique_path("files/hr-files/README", seen) == "files/hr-files/README"
+    assert _unique_path("files/hr-files/README", seen) == "files/hr-files/README-2"

@@ -6,7 +6,14 @@ from uuid import UUID
 
 from django.conf import settings
 
-from requests_app.services import direct_contact, fetching, notifications, retention, verification
+from requests_app.services import (
+    direct_contact,
+    fetching,
+    notifications,
+    orphan_blobs,
+    retention,
+    verification,
+)
 
 
 class FetchTaskError(RuntimeError):
@@ -59,6 +66,10 @@ def direct_contact_tick() -> str:
     )
 
 
-def retention_purge() -> int:
-    """Purge requests whose retention time is over (and finish interrupted purges)."""
-    return retention.retention_purge()
+def retention_purge() -> dict[str, int]:
+    """Purge requests whose retention time is over (and finish interrupted purges),
+    then remove stored blobs that no row names (a worker died between the two)."""
+    return {
+        "purged": retention.retention_purge(),
+        "orphan_blobs": orphan_blobs.orphan_blobs_sweep(),
+    }

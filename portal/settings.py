@@ -431,7 +431,8 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 SUBJECT_EMAIL_MAX_ATTEMPTS = env.int("SUBJECT_EMAIL_MAX_ATTEMPTS", default=6)
 
 # --- Direct Contact -----------------------------------------------------------------
-# A contact's link works this many days (a reminder or re-send issues a new one).
+# A contact's link works this many days (reminders repeat it; a re-send or a new contact
+# gets a new one).
 DIRECT_CONTACT_LINK_DAYS = env.int("DIRECT_CONTACT_LINK_DAYS", default=14)
 # Uploads from contacts: per file, per answer, and the allowed file name extensions.
 DIRECT_CONTACT_UPLOAD_MAX_BYTES = env.int("DIRECT_CONTACT_UPLOAD_MAX_BYTES", default=25 * 2**20)

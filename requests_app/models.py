@@ -544,8 +544,11 @@ class DirectContactTask(models.Model):
     )
     # Copied from the connection when the task is made; staff may change it per task.
     contact_email = models.EmailField(blank=True)
-    # SHA-256 (hex) of the link's secret; the secret itself is only ever in the email.
+    # SHA-256 (hex) of the link's secret: what a presented link is checked against.
     token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    # The live secret itself, encrypted (FIELD_ENCRYPTION_KEY), so a reminder repeats the
+    # link the first email promised instead of replacing it; blanked when the link ends.
+    token_secret = EncryptedSecretField(blank=True, default="")
     token_expires_at = models.DateTimeField(null=True, blank=True)
     first_sent_at = models.DateTimeField(null=True, blank=True)
     last_sent_at = models.DateTimeField(null=True, blank=True)

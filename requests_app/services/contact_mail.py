@@ -4,7 +4,7 @@
 Every email is sent after the transaction that decided it commits, so a rollback
 never mails anyone. A send that fails does not block anything: the failure (the
 error class only) is recorded on the task, and the scheduled tick
-(``direct_contact_tick``) sends again with a fresh link.
+(``direct_contact_tick``) sends it again (with the same link while it works).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def contact_link(task: DirectContactTask, token: str) -> str:
     return f"{settings.PORTAL_BASE_URL}{path}?token={token}"
 
 
-def _contact_context(task: DirectContactTask, token: str) -> dict:
+def _contact_context(task: DirectContactTask, token: str, new_link: bool) -> dict:
     result = task.result
     privacy_request = result.request
     return {
@@ -51,17 +51,19 @@ def _contact_context(task: DirectContactTask, token: str) -> dict:
         "link": contact_link(task, token),
         "expires_at": task.token_expires_at,
         "reminder_count": task.reminder_count,
+        # False when a reminder repeats the link of the earlier email (still working).
+        "link_is_new": new_link,
     }
 
 
-def contact_mail_send(task_id: int, kind: str, token: str) -> bool:
+def contact_mail_send(task_id: int, kind: str, token: str, *, new_link: bool = True) -> bool:
     """Send one contact email now; on failure record it on the task and return False."""
     if kind not in CONTACT_KINDS:
         raise ValueError(f"Unknown contact email kind {kind!r}.")
     task = DirectContactTask.objects.select_related("result__request").get(pk=task_id)
     if not task.contact_email:
         return False
-    context = _contact_context(task, token)
+    context = _contact_context(task, token, new_link)
     verb = "Reminder: " if kind == "reminder" else ""
     action = "confirm a deletion" if context["is_deletion"] else "send personal data"
     subject = (
@@ -97,9 +99,9 @@ def contact_mail_send(task_id: int, kind: str, token: str) -> bool:
     return True
 
 
-def contact_mail_on_commit(task_id: int, kind: str, token: str) -> None:
+def contact_mail_on_commit(task_id: int, kind: str, token: str, *, new_link: bool = True) -> None:
     """Send the contact email once the current transaction commits."""
-    transaction.on_commit(lambda: contact_mail_send(task_id, kind, token))
+    transaction.on_commit(lambda: contact_mail_send(task_id, kind, token, new_link=new_link))
 
 
 # --- staff -------------------------------------------------------------------------------

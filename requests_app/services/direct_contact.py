@@ -13,8 +13,11 @@ A task is a ``Result`` (workflow ``dc_access`` or ``dc_deletion``) with a
 - staff may remind, re-send (the old link stops working), change the contact, or
   mark the task handled with a note (``succeeded``).
 
-The link's secret (256 bits) is only in the email; the task keeps its SHA-256. A
-reminder or a re-send issues a new secret. Accepted access answers become Records
+The link's secret (256 bits) is checked against its SHA-256; the task also keeps the
+secret encrypted so that a reminder repeats the live link the first email promised
+(for ``DIRECT_CONTACT_LINK_DAYS``) instead of replacing it. A re-send or a change of
+contact issues a new secret and the old link stops working; a reminder issues one
+only when the old link has already expired. Accepted access answers become Records
 (``direct_contact_fields``, ``direct_contact_file``) that go through review like
 fetched data. The task's history is the audit trail of its Result.
 """
@@ -95,8 +98,19 @@ def token_hash(token: str) -> str:
 def _token_issue(task: DirectContactTask, now: datetime) -> str:
     token = secrets.token_urlsafe(TOKEN_BYTES)
     task.token_hash = token_hash(token)
+    task.token_secret = token
     task.token_expires_at = now + timedelta(days=settings.DIRECT_CONTACT_LINK_DAYS)
     return token
+
+
+def _token_live(task: DirectContactTask, now: datetime) -> str | None:
+    """The task's current secret if its link still works, else None."""
+    secret = task.token_secret or ""
+    if not secret or not task.token_hash or task.token_expires_at is None:
+        return None
+    if task.token_expires_at <= now or not hmac.compare_digest(token_hash(secret), task.token_hash):
+        return None
+    return secret
 
 
 def direct_contact_task_for_link(task_id: int, token: str) -> DirectContactTask:
@@ -268,11 +282,20 @@ def _connection_days(result: Result) -> tuple[int, int, str]:
     return connection.reminder_days, connection.escalation_days, connection.escalation_policy
 
 
-def _send(task: DirectContactTask, *, actor, now: datetime, kind: str = "request") -> None:
-    """Issue a new link (the old one stops working) and mail it after commit."""
+def _send(
+    task: DirectContactTask, *, actor, now: datetime, kind: str = "request", new_link: bool = True
+) -> None:
+    """Mail the task's link after commit.
+
+    ``new_link`` issues a new secret (the old link stops working: a re-send, a new
+    contact). Otherwise (a reminder, a retried email) the live link is repeated, and
+    a new one issued only if it has expired.
+    """
     result = task.result
     reminder_days, _, _ = _connection_days(result)
-    token = _token_issue(task, now)
+    token = None if new_link else _token_live(task, now)
+    replaced = token is None
+    token = token or _token_issue(task, now)
     task.first_sent_at = task.first_sent_at or now
     task.clock_started_at = task.clock_started_at or now
     task.last_sent_at = now
@@ -282,7 +305,7 @@ def _send(task: DirectContactTask, *, actor, now: datetime, kind: str = "request
     task.save()
     if result.status == Result.Status.PENDING:
         result_transition(result, Result.Status.WAITING, code="", message="", check_request=False)
-    contact_mail_on_commit(task.pk, kind, token)
+    contact_mail_on_commit(task.pk, kind, token, new_link=replaced)
 
 
 def _locked_task(result: Result) -> tuple[Result, DirectContactTask]:
@@ -349,7 +372,7 @@ def _remind(task: DirectContactTask, *, actor, now: datetime) -> bool:
     except IntegrityError:
         return False
     task.reminder_count += 1
-    _send(task, actor=actor, now=now, kind="reminder")
+    _send(task, actor=actor, now=now, kind="reminder", new_link=False)
     audit_record(
         action="direct_contact.reminded",
         target=task.result,
@@ -377,6 +400,7 @@ def _escalate(task: DirectContactTask, now: datetime) -> str:
     if policy == Connection.EscalationPolicy.SKIP:
         task.state = DirectContactTask.State.SKIPPED
         task.token_hash = ""
+        task.token_secret = ""
         task.next_reminder_at = None
         task.save()
         result_transition(
@@ -470,7 +494,7 @@ def direct_contact_tick(now: datetime | None = None) -> TickReport:
                 continue
             task = DirectContactTask.objects.select_for_update().get(pk=task_id)
             task.result = Result.objects.select_for_update(no_key=True).get(pk=task.result_id)
-            _send(task, actor=None, now=now, kind=task.mail_pending or "request")
+            _send(task, actor=None, now=now, kind=task.mail_pending or "request", new_link=False)
             audit_record(action="direct_contact.mail_retried", target=task.result)
             report.mail_retried += 1
     return report
@@ -729,6 +753,7 @@ def _archive_path(folder: str, file_name: str, taken: set[str]) -> str:
 
 def _close(task: DirectContactTask) -> None:
     task.token_hash = ""
+    task.token_secret = ""
     task.token_expires_at = None
     task.next_reminder_at = None
 

@@ -118,6 +118,7 @@ def _purge_direct_contact(privacy_request: PrivacyRequest) -> int:
         DirectContactReminder.objects.filter(task__in=tasks).delete()
         return tasks.update(
             token_hash="",
+            token_secret="",
             token_expires_at=None,
             next_reminder_at=None,
             answer_note="",

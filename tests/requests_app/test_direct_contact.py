@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core import mail
+from django.db import connection
 
 from connectors.models import Connection
 from portal import report_storage
@@ -135,6 +136,57 @@ def test_resend_replaces_the_link(frozen, commit, client, reviewer):
     assert client.get(opened_with_old).status_code == 404
     assert contact_open(client, task_id, old).status_code == 404
     assert contact_open(client, task_id, new).status_code == 200
+
+
+def test_a_reminder_repeats_the_live_link_and_keeps_it_working(frozen, commit, client, settings):
+    settings.DIRECT_CONTACT_LINK_DAYS = 14
+    dc_connection("Webex HQ", "owner@corp.example", reminder_days=5, escalation_days=30)
+    _create(commit)
+    ((task_id, first),) = links_to("owner@corp.example")
+    for day in (5, 10):
+        frozen.move_to(START + timedelta(days=day))
+        assert commit(dc.direct_contact_tick).reminded == 1
+    reminders = [m for m in mail.outbox if m.subject.startswith("Reminder")]
+    assert len(reminders) == 2
+    assert [token for _, token in links_to("owner@corp.example")] == [first] * 3
+    assert "same link as in our first email" in reminders[-1].body
+    assert "replaces" not in reminders[-1].body
+    assert contact_open(client, task_id, first).status_code == 200  # as the first email promised
+    # Kept encrypted: the database holds neither the secret nor anything that reveals it.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT token_secret FROM requests_app_directcontacttask WHERE id = %s", [task_id]
+        )
+        (raw,) = cursor.fetchone()
+    assert raw and first not in raw
+
+    # Once the link has expired, the next reminder brings a new one and says so.
+    frozen.move_to(START + timedelta(days=15))
+    assert commit(dc.direct_contact_tick).reminded == 1
+    (_, renewed) = links_to("owner@corp.example")[-1]
+    assert renewed != first
+    assert "new link replaces" in mail.outbox[-1].body
+    assert contact_open(client, task_id, renewed).status_code == 200
+
+
+def test_a_new_contact_gets_a_new_link_and_the_old_one_stops(frozen, commit, client, reviewer):
+    dc_connection("Webex HQ", "old-owner@corp.example")
+    pr = _create(commit)
+    ((task_id, old),) = links_to("old-owner@corp.example")
+    commit(
+        dc.direct_contact_contact_change,
+        result=pr.results.get(),
+        email="new-owner@corp.example",
+        actor=reviewer,
+    )
+    ((_, new),) = links_to("new-owner@corp.example")
+    assert new != old
+    assert contact_open(client, task_id, old).status_code == 404
+    assert contact_open(client, task_id, new).status_code == 200
+    # A reminder to the new contact repeats the new link; the old one stays dead.
+    assert commit(dc.direct_contact_remind, result=pr.results.get(), actor=reviewer)
+    assert links_to("new-owner@corp.example")[-1] == (task_id, new)
+    assert contact_open(client, task_id, old).status_code == 404
 
 
 # --- uploads ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ SCHEDULES = {
         "schedule_type": Schedule.MINUTES,
         "minutes": 1,
     },
-    # Retries failed emails to data subjects; purges requests never confirmed.
+    # Retries failed emails to data subjects.
     "subject-sweep": {
         "func": "requests_app.tasks.subject_sweep",
         "schedule_type": Schedule.MINUTES,
@@ -28,6 +28,7 @@ SCHEDULES = {
         "schedule_type": Schedule.MINUTES,
         "minutes": settings.DIRECT_CONTACT_TICK_MINUTES,
     },
+    # Purges requests past retention (and unconfirmed ones), then sweeps orphaned blobs.
     "retention-purge": {
         "func": "requests_app.tasks.retention_purge",
         "schedule_type": Schedule.HOURLY,

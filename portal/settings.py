@@ -334,7 +334,6 @@ TOKEN_REFRESH_MARGIN = timedelta(minutes=env.int("TOKEN_REFRESH_MARGIN_MINUTES",
 # --- Privacy requests -------------------------------------------------------------
 FETCH_LOOKBACK_DAYS = env.int("FETCH_LOOKBACK_DAYS", default=365)
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
-ABANDONED_RETENTION_DAYS = env.int("ABANDONED_RETENTION_DAYS", default=90)
 DUE_SOON_DAYS = env.int("DUE_SOON_DAYS", default=7)
 # Days allowed per regulation for regulations other than GDPR/CCPA.
 OTHER_REGULATION_DUE_DAYS = env.int("OTHER_REGULATION_DUE_DAYS", default=30)

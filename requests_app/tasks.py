@@ -12,7 +12,6 @@ from requests_app.services import (
     notifications,
     orphan_blobs,
     retention,
-    verification,
 )
 
 
@@ -51,11 +50,9 @@ def subject_email_send(outbound_id: int) -> str:
 
 
 def subject_sweep() -> dict[str, int]:
-    """Periodic: retry due emails to subjects, purge requests never confirmed."""
-    return {
-        "emails": notifications.email_sweep(),
-        "purged": verification.unverified_purge(),
-    }
+    """Periodic: retry due emails to subjects (unconfirmed requests go with the
+    retention purge)."""
+    return {"emails": notifications.email_sweep()}
 
 
 def direct_contact_tick() -> str:

@@ -1,10 +1,11 @@
 """The retention purge: personal data goes a set time after delivery or closure.
 
 ``RETENTION_DAYS`` after a request was delivered or closed (denied, cancelled,
-closed), and ``ABANDONED_RETENTION_DAYS`` after an unconfirmed request arrived,
-the scheduled purge removes what the request gathered: fetched records with their
-edits and selections, uploaded files and reports (the encrypted blobs too),
-Direct Contact answers and links. The request row stays as a non-personal stub
+closed), and ``SUBJECT_UNVERIFIED_PURGE_DAYS`` after a request whose email address
+was never confirmed arrived (it is cancelled first), the scheduled purge removes
+what the request gathered: fetched records with their edits and selections,
+uploaded files and reports (the encrypted blobs too), Direct Contact answers and
+links, the subject's links, codes, message and emails. The request row stays as a non-personal stub
 (reference, type, regulation, dates, systems, outcome) with the subject's email
 and name blanked and its free text (status, extension and denial reasons) replaced,
 and the audit trail stays: who did what and when, without any reason or note typed
@@ -50,6 +51,7 @@ from requests_app.models import (
     SubjectLink,
     SubjectMessage,
 )
+from requests_app.services.fetching.lifecycle import privacy_request_status_set
 
 logger = logging.getLogger(__name__)
 CHUNK = 2000
@@ -245,6 +247,18 @@ def _stub(privacy_request: PrivacyRequest, now: datetime) -> None:
     )
 
 
+def _cancel_unconfirmed(privacy_request: PrivacyRequest, now: datetime) -> None:
+    """A request whose address was never confirmed ends as cancelled, then is purged."""
+    privacy_request.closed_at = now
+    privacy_request.save(update_fields=["closed_at"])
+    privacy_request_status_set(privacy_request, PrivacyRequest.Status.CANCELLED)
+    audit_record(
+        action="request.unconfirmed_cancelled",
+        target=privacy_request,
+        details={"days": settings.SUBJECT_UNVERIFIED_PURGE_DAYS},
+    )
+
+
 def privacy_request_purge(request_id: int, *, now: datetime | None = None) -> bool:
     """Purge one request (or finish an interrupted purge); False if already purged."""
     now = now or timezone.now()
@@ -257,6 +271,8 @@ def privacy_request_purge(request_id: int, *, now: datetime | None = None) -> bo
         )
         if created:
             audit_record(action="request.purge_started", target=privacy_request)
+        if privacy_request.status == PrivacyRequest.Status.AWAITING_VERIFICATION:
+            _cancel_unconfirmed(privacy_request, now)
     counts = dict(purge.steps or {})
     for step in PURGE_STEPS:
         counts[step.name] = counts.get(step.name, 0) + step.run(privacy_request)
@@ -275,7 +291,7 @@ def purge_due(now: datetime | None = None) -> list[int]:
     """Ids of requests whose retention time is over, and of purges left unfinished."""
     now = now or timezone.now()
     finished_before = now - timedelta(days=settings.RETENTION_DAYS)
-    abandoned_before = now - timedelta(days=settings.ABANDONED_RETENTION_DAYS)
+    unconfirmed_before = now - timedelta(days=settings.SUBJECT_UNVERIFIED_PURGE_DAYS)
     due = (
         PrivacyRequest.objects.filter(purged_at__isnull=True)
         .annotate(ended_at=Coalesce("closed_at", "status_changed_at"))
@@ -283,7 +299,8 @@ def purge_due(now: datetime | None = None) -> list[int]:
             Q(status__in=FINISHED_REQUEST_STATUSES, ended_at__lte=finished_before)
             | Q(
                 status=PrivacyRequest.Status.AWAITING_VERIFICATION,
-                received_at__lte=abandoned_before,
+                verified_at__isnull=True,
+                received_at__lt=unconfirmed_before,
             )
             | Q(purge__isnull=False)
         )

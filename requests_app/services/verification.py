@@ -5,13 +5,14 @@ fetched until the subject opens the link mailed to them (single use, expires aft
 ``SUBJECT_VERIFY_LINK_HOURS``). Confirming moves it to processing and starts the
 fetch of an access request. Staff may instead record that they verified the
 person's identity (and how), or mail the verification link for a request that came
-in by staff or API. Requests never confirmed are purged after
-``SUBJECT_UNVERIFIED_PURGE_DAYS``: their personal data is removed, the audit stays.
+in by staff or API. Requests never confirmed are cancelled and purged after
+``SUBJECT_UNVERIFIED_PURGE_DAYS`` by the retention purge (``services/retention.py``),
+the one path that removes a request's personal data.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -25,7 +26,6 @@ from requests_app.models import (
     OutboundEmail,
     PrivacyRequest,
     SubjectLink,
-    SubjectMessage,
 )
 from requests_app.services import notifications
 from requests_app.services.direct_contact import privacy_request_work_start
@@ -130,58 +130,3 @@ def verification_confirm_link(link_id: int) -> PrivacyRequest | None:
             return privacy_request_verify(link.request, method=EMAIL_LINK_METHOD)
         except ValidationError:
             return None
-
-
-def unverified_purge(*, now: datetime | None = None) -> int:
-    """Remove unconfirmed public requests older than the limit; returns how many.
-
-    The request stays as a cancelled shell (so the audit trail keeps its target)
-    without the subject's email, name or message; links are revoked and unsent
-    email content wiped.
-    """
-    now = now or timezone.now()
-    cutoff = now - timedelta(days=settings.SUBJECT_UNVERIFIED_PURGE_DAYS)
-    ids = list(
-        PrivacyRequest.objects.filter(
-            status=PrivacyRequest.Status.AWAITING_VERIFICATION,
-            verified_at__isnull=True,
-            received_at__lt=cutoff,
-        ).values_list("pk", flat=True)
-    )
-    reason = (
-        f"The email address was not confirmed within {settings.SUBJECT_UNVERIFIED_PURGE_DAYS} "
-        "days; the request and its personal data were removed."
-    )
-    for pk in ids:
-        with transaction.atomic():
-            locked = PrivacyRequest.objects.select_for_update(no_key=True).get(pk=pk)
-            if locked.status != PrivacyRequest.Status.AWAITING_VERIFICATION:
-                continue
-            locked.subject_email = ""
-            locked.subject_name = ""
-            locked.status_reason = reason
-            locked.closed_at = now
-            locked.purged_at = now
-            locked.save(
-                update_fields=[
-                    "subject_email",
-                    "subject_name",
-                    "status_reason",
-                    "closed_at",
-                    "purged_at",
-                ]
-            )
-            SubjectMessage.objects.filter(request=locked).delete()
-            SubjectLink.objects.filter(request=locked, revoked_at__isnull=True).update(
-                revoked_at=now
-            )
-            OutboundEmail.objects.filter(request=locked).update(
-                to_address="", subject="", text_body="", html_body=""
-            )
-            OutboundEmail.objects.filter(
-                request=locked,
-                status__in=(OutboundEmail.Status.QUEUED, OutboundEmail.Status.RETRYING),
-            ).update(status=OutboundEmail.Status.FAILED, last_error="Request purged.")
-            privacy_request_status_set(locked, PrivacyRequest.Status.CANCELLED)
-            audit_record(action="request.purged", target=locked, reason=reason)
-    return len(ids)

@@ -24,7 +24,7 @@ from requests_app.models import (
 from requests_app.services import fetching, notifications
 from requests_app.services.due_dates import privacy_request_extend
 from requests_app.services.intake import privacy_request_create
-from requests_app.services.verification import unverified_purge
+from requests_app.services.retention import retention_purge
 from tests.factories import ConnectionFactory, StaffFactory
 from tests.requests_app.subject_support import form_data, mailed_links, tokens_in_outbox
 
@@ -157,16 +157,26 @@ def test_unconfirmed_requests_are_purged_after_the_configured_days(client, commi
         submit(client, commit, message="Please hurry")
         request = PrivacyRequest.objects.get()
         clock.shift(dt.timedelta(days=6))
-        assert unverified_purge() == 0
+        assert retention_purge() == 0
         clock.shift(dt.timedelta(days=1, seconds=1))
-        assert unverified_purge() == 1
+        # One purge path: the retention purge, with all its steps.
+        assert retention_purge() == 1
+        assert retention_purge() == 0
     request.refresh_from_db()
     assert request.status == PrivacyRequest.Status.CANCELLED and request.purged_at
-    assert request.subject_email == "" and request.subject_name == ""
+    assert request.closed_at and request.subject_email == "" and request.subject_name == ""
     assert not SubjectMessage.objects.exists()
-    assert not SubjectLink.objects.filter(revoked_at__isnull=True).exists()
-    assert set(OutboundEmail.objects.values_list("text_body", flat=True)) == {""}
+    assert not SubjectLink.objects.exists() and not OutboundEmail.objects.exists()
+    assert request.purge.finished_at is not None
+    assert AuditEvent.objects.filter(action="request.unconfirmed_cancelled").exists()
     assert AuditEvent.objects.filter(action="request.purged").exists()
+
+
+def test_one_setting_decides_when_unconfirmed_requests_go():
+    from django.conf import settings as django_settings
+
+    assert hasattr(django_settings, "SUBJECT_UNVERIFIED_PURGE_DAYS")
+    assert not hasattr(django_settings, "ABANDONED_RETENTION_DAYS")
 
 
 def test_no_token_in_other_pages_urls_or_bodies(client, commit):

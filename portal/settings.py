@@ -440,5 +440,8 @@ DIRECT_CONTACT_UPLOAD_EXTENSIONS = env.list(
     "DIRECT_CONTACT_UPLOAD_EXTENSIONS",
     default=["pdf", "csv", "json", "txt", "xml", "zip", "png", "jpg", "jpeg", "xlsx", "docx"],
 )
+# Rate limits of the contact page ("count/unit"): per IP address and per task.
+DIRECT_CONTACT_IP_RATE_LIMIT = env.str("DIRECT_CONTACT_IP_RATE_LIMIT", default="120/h")
+DIRECT_CONTACT_TASK_RATE_LIMIT = env.str("DIRECT_CONTACT_TASK_RATE_LIMIT", default="60/h")
 # How often the scheduled tick sends due reminders, escalates and retries failed emails.
 DIRECT_CONTACT_TICK_MINUTES = env.int("DIRECT_CONTACT_TICK_MINUTES", default=15)

@@ -18,8 +18,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
+from portal.client_ip import client_ip
 from portal.headers import no_referrer
 from requests_app.models import DirectContactTask
 from requests_app.services.direct_contact import (
@@ -29,8 +31,11 @@ from requests_app.services.direct_contact import (
     direct_contact_task_for_hash,
     direct_contact_task_for_link,
 )
+from requests_app.services.subject_links import throttle_hit
 
 BLANK_FIELD_ROWS = 3
+# Room for the form's fields and the multipart framing on top of the files themselves.
+BODY_MARGIN_BYTES = 2**20
 # Session key: {task id (str): hash of the link's secret} for every link opened here.
 SESSION_TASKS = "contact_tasks"
 
@@ -58,9 +63,44 @@ def _opened(request: HttpRequest, task_id: int) -> DirectContactTask:
     return direct_contact_task_for_hash(task_id, digest)
 
 
+def _throttled(request: HttpRequest, task_id: int) -> bool:
+    """Count one hit per address and per task (settings ``DIRECT_CONTACT_*_RATE_LIMIT``)."""
+    if throttle_hit("contact-ip", client_ip(request), settings.DIRECT_CONTACT_IP_RATE_LIMIT):
+        return True
+    return throttle_hit("contact-task", str(task_id), settings.DIRECT_CONTACT_TASK_RATE_LIMIT)
+
+
+def body_limit() -> int:
+    """The largest request body the page reads: every allowed file at full size, plus room."""
+    max_files = settings.DIRECT_CONTACT_UPLOAD_MAX_FILES
+    return max_files * settings.DIRECT_CONTACT_UPLOAD_MAX_BYTES + BODY_MARGIN_BYTES
+
+
+def _too_large(request: HttpRequest) -> bool:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) > body_limit()
+    except ValueError:
+        return False
+
+
+@csrf_exempt  # checked by _contact_task, once the body is known to be of a sane size
 @no_referrer
 @require_http_methods(["GET", "POST"])
 def contact_task(request: HttpRequest, task_id: int) -> HttpResponse:
+    """Rate limits and the body's size first: nothing here has parsed the body yet."""
+    if _throttled(request, task_id):
+        return render(request, "contact/too_many.html", status=429)
+    if request.method == "POST" and _too_large(request):
+        context = {
+            "max_files": settings.DIRECT_CONTACT_UPLOAD_MAX_FILES,
+            "max_mb": settings.DIRECT_CONTACT_UPLOAD_MAX_BYTES / 2**20,
+        }
+        return render(request, "contact/too_large.html", context, status=413)
+    return _contact_task(request, task_id)
+
+
+@csrf_protect
+def _contact_task(request: HttpRequest, task_id: int) -> HttpResponse:
     token = request.GET.get("token")
     if token is not None:
         try:

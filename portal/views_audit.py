@@ -188,9 +188,12 @@ _CSV_HEADER = ["When (UTC)", "What happened", "Action code", "About", "Who", "Ch
 
 
 def _csv_cell(value: str) -> str:
-    """Text a spreadsheet shows as text: no formula from a leading = + - @ or control."""
+    """Text a spreadsheet shows as text: no formula from a leading = + - @ or control.
+
+    Spreadsheets skip leading spaces before reading a formula, so " =1+1" counts too.
+    """
     text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if text[:1] in ("\t", "\r") or text.lstrip()[:1] in ("=", "+", "-", "@"):
         return "'" + text
     return text
 

@@ -206,9 +206,12 @@ def neutralise_cell(text: str) -> str:
     Every cell starting with a listed character is neutralised, negative numbers
     included ("-5" becomes "'-5", which spreadsheets still display as -5 text):
     telling a number from a formula like "-1+cmd|..." is exactly what attacks
-    exploit. report.json keeps the real values.
+    exploit. Leading spaces and line breaks are looked past, as spreadsheets do.
+    report.json keeps the real values.
     """
-    return "'" + text if text.startswith(CSV_FORMULA_PREFIXES) else text
+    if text.startswith(CSV_FORMULA_PREFIXES) or text.lstrip().startswith(CSV_FORMULA_PREFIXES):
+        return "'" + text
+    return text
 
 
 def csv_cell(value: Any) -> str:

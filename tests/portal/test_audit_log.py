@@ -195,3 +195,20 @@ def test_an_inactive_staff_member_is_still_listed_by_address(staff_client):
     gone = UserFactory(is_staff=True, is_active=False)
     audit_record(action="report.downloaded", target=PrivacyRequestFactory(), actor=gone)
     assert gone.email in _log(staff_client)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (" =1+1", "' =1+1"),
+        ("\n  @SUM(A1)", "'\n  @SUM(A1)"),
+        ("  -2", "'  -2"),
+        ("\t=1", "'\t=1"),
+        ("plain words", "plain words"),
+        ("  spaced = fine", "  spaced = fine"),
+    ],
+)
+def test_the_csv_neutraliser_looks_past_leading_whitespace(value, expected):
+    from portal.views_audit import _csv_cell
+
+    assert _csv_cell(value) == expected

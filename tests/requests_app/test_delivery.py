@@ -206,3 +206,36 @@ def test_link_pages_are_rate_limited_per_token(client, clock, commit, approver, 
     assert answers == [302, 302, 302, 429]
     clock.shift(dt.timedelta(hours=1))
     assert Client().get(url).status_code == 302
+
+
+def test_link_pages_are_rate_limited_per_ip(client, clock, commit, approver, settings):
+    settings.SUBJECT_LINK_RATE_LIMIT = "3/h"
+    settings.SUBJECT_LINK_TOKEN_RATE_LIMIT = "0"
+    _, _, url = approved(commit, approver, "a@example.com")
+    pages = [url, reverse("privacy:verify"), reverse("privacy:status"), FILE]
+    with commit():
+        answers = [client.get(page).status_code for page in pages]
+    assert answers == [302, 404, 404, 429]  # every link page counts for the same address
+    assert client.get(url).status_code == 429  # a good token does not get past it
+    with commit():
+        assert Client(REMOTE_ADDR="10.1.2.3").get(url).status_code == 302  # another address
+    clock.shift(dt.timedelta(hours=1))
+    with commit():
+        assert client.get(url).status_code == 302
+
+
+def test_codes_mailed_per_link_are_limited(client, clock, commit, approver, settings):
+    settings.SUBJECT_CODE_SEND_RATE_LIMIT = "2/h"
+    _, _, url = approved(commit, approver, "a@example.com")
+    open_and_code(client, commit, url, "a@example.com")  # the first code
+    sent = len(mail.outbox)
+    with commit():
+        again = client.post(DOWNLOAD, {"action": "resend"}, follow=True)
+    assert b"We sent a new code" in again.content and len(mail.outbox) == sent + 1
+    with commit():
+        refused = client.post(DOWNLOAD, {"action": "resend"}, follow=True)
+    assert b"Too many codes were sent" in refused.content and len(mail.outbox) == sent + 1
+    clock.shift(dt.timedelta(hours=1))
+    with commit():
+        client.post(DOWNLOAD, {"action": "resend"})
+    assert len(mail.outbox) == sent + 2

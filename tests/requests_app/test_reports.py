@@ -159,6 +159,14 @@ def test_csv_injection_is_neutralised_for_every_prefix(prefix):
     assert report["systems"][0]["object_types"][0]["records"][0]["topic"] == payload
 
 
+@pytest.mark.parametrize("value", [" =1+1", "\n@SUM(A1)", "   -2+3"])
+def test_csv_injection_behind_leading_whitespace_is_neutralised(value):
+    from requests_app.reports import neutralise_cell
+
+    assert neutralise_cell(value) == "'" + value
+    assert neutralise_cell("  plain") == "  plain"
+
+
 def test_negative_numbers_are_neutralised_too_and_exact_in_json():
     blob, _ = build([section([{"delta": -5, "price": "-1.5", "ok": 3}], ["delta", "price", "ok"])])
     _, row = read_csv(entries(blob)["csv/zoom-acme__meetings.csv"])

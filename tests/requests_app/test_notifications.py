@@ -243,3 +243,23 @@ def test_the_deletion_notice_and_stored_content_is_encrypted(commit):
     assert "gone@example.com" not in raw[0] and "deleted" not in raw[1]
     notifications.email_send(email.pk)
     assert mail.outbox[-1].subject == "Your data was deleted"
+
+
+def test_an_edit_saved_before_todays_rules_is_not_sent_raw(commit):
+    from requests_app.models import EmailTemplate
+
+    defaults = notifications.template_default("denied")
+    EmailTemplate.objects.create(
+        key="denied",
+        subject=defaults["subject"],
+        text_body=defaults["text_body"],
+        html_body="<p>{{ subject_name|safe }}</p>{{ denial_notice }}",
+    )
+    request = PrivacyRequestFactory(subject_name='<img src=x onerror="alert(1)">')
+    message = notifications.email_render("denied", notifications.request_context(request))
+    assert "<img" not in message.html_body
+    assert message.html_body.startswith(
+        notifications.email_render(
+            "denied", notifications.request_context(request), parts=defaults
+        ).html_body[:20]
+    )

@@ -241,3 +241,16 @@ def _state(row: WebexParticipantIndex) -> IndexState:
         watermark=row.watermark,
         scan=row.scan,
     )
+
+
+def participant_index_rebuild(connection: Connection) -> int:
+    """Rebuild one connection's index from scratch (waiting for a scan in progress);
+    returns the number of instances indexed."""
+    from connectors.clients import api_client_for
+    from connectors.providers.webex_index import index_rebuild
+
+    store = ParticipantIndexStore(connection)
+    with api_client_for(connection) as client:
+        for _ in index_rebuild(client, store):
+            pass
+    return WebexIndexedInstance.objects.filter(index__connection_id=connection.pk).count()

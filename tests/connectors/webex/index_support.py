@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -65,7 +64,7 @@ class TimeShift:
         self.offset = timedelta(0)
         state = sim.state
         real_clock = state.clock
-        self._restore = lambda: setattr(state, "clock", real_clock)
+        self.restore = lambda: setattr(state, "clock", real_clock)
         state.clock = lambda: real_clock() + self.offset.total_seconds()
         real_now = timezone.now
         monkeypatch.setattr(timezone, "now", lambda: real_now() + self.offset)
@@ -77,12 +76,3 @@ class TimeShift:
 
     def by(self, delta: timedelta) -> None:
         self.offset += delta
-
-
-@pytest.fixture
-def time_shift(simulator, monkeypatch) -> Iterator[TimeShift]:
-    shift = TimeShift(simulator, monkeypatch)
-    try:
-        yield shift
-    finally:
-        shift._restore()

@@ -292,7 +292,7 @@ class _Refresher:
         self.token = uuid.uuid4().hex
         self.renewed_at = timezone.now()
         self.org_id = ""
-        self.scan = ScanState.start(now=request.need, lookback_days=0, window=MIN_WINDOW)
+        self.scan: ScanState | None = None  # the scan in progress, while listing
 
     def make_fresh(self, *, force_rebuild: bool = False) -> Iterator[Batch]:
         self.org_id = _org_id(self.client)
@@ -412,7 +412,8 @@ class _Refresher:
         for reading in bounded_map(self._read, todo, max_workers=self.options.workers):
             readings.append(reading)
             self._keep_lease()
-        self.scan.meetings_unreadable += sum(1 for reading in readings if reading is None)
+        if self.scan is not None:
+            self.scan.meetings_unreadable += sum(1 for reading in readings if reading is None)
         return self._results(list(zip(todo, readings, strict=True)), read_at)
 
     def _reread(

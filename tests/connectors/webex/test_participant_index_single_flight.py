@@ -61,7 +61,7 @@ def test_requests_started_together_share_one_scan(simulator, settings):
         try:
             barrier.wait()
             answers[email] = indexed(connection, email)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connections.close_all()

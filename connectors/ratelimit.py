@@ -61,11 +61,11 @@ DEFAULT_CEILINGS: dict[str, dict[str, tuple[int, float]]] = {"webex": {"default"
 # The adaptive controller (see ``RateBudget``). Ticks are one second, aligned to the epoch.
 TICK = 1.0
 ADAPTIVE_FLOOR = 1.0  # calls per second: never slower (a 429 still waits its Retry-After)
-ADAPTIVE_CUT = 0.9  # multiplicative decrease, applied to the rate that got through
-ADAPTIVE_STEP = 0.2  # additive increase per tick, as a share of the starting rate (>= 1/s)
+ADAPTIVE_CUT = 0.9  # multiplicative decrease (deeper when most calls were refused)
+ADAPTIVE_STEP = 0.02  # additive increase per tick, as a share of the ceiling (>= 1/s)
 ADAPTIVE_BUSY = 0.5  # a tick raises the rate only if it used this share of its quota
 NOISE_TICKS = 9  # the 429 share of the median recent tick is the provider's noise
-NOISE_MIN_CALLS = 10  # ticks with fewer calls are too small to estimate noise
+NOISE_MIN_CALLS = 5  # ticks with fewer calls are too small to estimate noise
 SLOW_START_TICKS = 3  # judged ticks needed before a cut ends the doubling phase
 # A 429 pauses every worker of an adaptive budget only when the provider asks for a
 # longer pause than this; shorter ones are pacing, answered by the cut.
@@ -99,7 +99,7 @@ class Adaptive:
 
     @property
     def step(self) -> float:
-        return max(1.0, self.start * ADAPTIVE_STEP)
+        return max(1.0, self.ceiling * ADAPTIVE_STEP)
 
 
 @dataclass
@@ -136,10 +136,13 @@ class _Learned:
         """Update from one finished tick's answers; returns "cut", "raise" or "hold".
 
         A cut needs more 429s than the noise explains (two standard deviations and
-        a half): with no noise, one 429. It sets the rate to ``ADAPTIVE_CUT`` times
-        the rate that got through. A tick that used at least half of its quota
-        without that raises the rate: doubling until the first cut once the noise is
-        known (slow start), then by ``Adaptive.step`` (additive increase).
+        a half): with no noise, one 429. It multiplies the rate by ``ADAPTIVE_CUT``, or
+        by the share that got through when that is smaller; while the noise is not yet
+        known (slow start) it never goes below the configured rate. A tick that used
+        at least half of its quota without that raises the rate: doubling until the
+        first cut once the noise is known (slow start), then by ``Adaptive.step``
+        (additive increase). Counts are shares, so counters that lost an update on
+        a non-atomic cache only blur them.
         """
         calls = ok + throttled
         noise = self.noise
@@ -147,10 +150,11 @@ class _Learned:
         allowed = expected + 2 * math.sqrt(expected * (1 - noise)) + 0.5
         verdict = "hold"
         if throttled > allowed:
-            through = ok / period(self.rate) / (1 - noise) if noise < 1 else self.rate
-            self.rate = ADAPTIVE_CUT * min(self.rate, max(through, adaptive.floor))
+            through = 1 - (throttled / calls - noise)
+            cut = self.rate * min(ADAPTIVE_CUT, through)
             if len(self.shares) >= SLOW_START_TICKS:
                 self.slow_start = False
+            self.rate = max(cut, adaptive.start) if self.slow_start else cut
             verdict = "cut"
         elif calls >= ADAPTIVE_BUSY * self.rate * period(self.rate):
             self.rate = self.rate * 2 if self.slow_start else self.rate + adaptive.step

@@ -93,23 +93,32 @@ def test_a_tick_that_did_not_use_its_quota_does_not_raise_the_rate(fake_clock):
     assert budget.rate() == 5
 
 
-def test_a_429_cuts_to_a_share_of_what_got_through_then_rises_additively():
+def test_a_429_cuts_to_what_got_through_then_rises_additively():
     adaptive = Adaptive(start=5, ceiling=100)
     learned = _Learned(rate=60, slow_start=True, shares=[0.0, 0.0, 0.0])
 
-    assert learned.judge(ok=50, throttled=10, adaptive=adaptive) == "cut"
-    assert learned.rate == pytest.approx(ADAPTIVE_CUT * 50)
+    assert learned.judge(ok=40, throttled=20, adaptive=adaptive) == "cut"
+    assert learned.rate == pytest.approx(40)  # two thirds got through
     assert learned.slow_start is False
 
-    assert learned.judge(ok=45, throttled=0, adaptive=adaptive) == "raise"
-    assert learned.rate == pytest.approx(ADAPTIVE_CUT * 50 + adaptive.step)
+    assert learned.judge(ok=40, throttled=0, adaptive=adaptive) == "raise"
+    assert learned.rate == pytest.approx(40 + adaptive.step)
+    assert adaptive.step == 2  # a fiftieth of the ceiling
 
 
-def test_a_cut_before_the_noise_is_known_keeps_slow_start():
+def test_a_single_429_cuts_by_a_tenth():
+    learned = _Learned(rate=50, slow_start=False, shares=[0.0] * 5)
+
+    assert learned.judge(ok=49, throttled=1, adaptive=Adaptive(start=5, ceiling=100)) == "cut"
+    assert learned.rate == pytest.approx(ADAPTIVE_CUT * 50)
+
+
+def test_a_cut_before_the_noise_is_known_keeps_slow_start_and_the_configured_rate():
     learned = _Learned(rate=10)
 
-    assert learned.judge(ok=9, throttled=1, adaptive=Adaptive(start=5, ceiling=100)) == "cut"
+    assert learned.judge(ok=2, throttled=8, adaptive=Adaptive(start=5, ceiling=100)) == "cut"
     assert learned.slow_start is True
+    assert learned.rate == 5
 
 
 def test_the_providers_random_429s_are_noise_not_a_limit():
@@ -135,13 +144,13 @@ def test_a_falling_remaining_counts_as_a_warning(fake_clock):
 
 
 def _learn_past_slow_start(budget: RateBudget, fake_clock: clock.FakeClock) -> None:
-    """5, 10, 20 a second, then 40 meets 429s: cut to 0.9 x 37, slow start over."""
+    """5, 10, 20 a second, then 40 meets 429s: cut to 0.9 x 40, slow start over."""
     for _ in range(3):
         _tick(budget, fake_clock)
     _tick(budget, fake_clock, throttled=3)
     budget.acquire()
     budget.observe("default", 200, {})
-    assert budget.rate() == pytest.approx(ADAPTIVE_CUT * 37)
+    assert budget.rate() == pytest.approx(ADAPTIVE_CUT * 40)
 
 
 def test_short_429_pauses_are_pacing_long_ones_pause_everyone(fake_clock):

@@ -192,8 +192,15 @@ def p4_report_build(n: int = 100_000) -> dict[str, Any]:
         peak_growth_mib=measured["peak_growth_mib"],
         zip_mib=measured["zip_mib"],
         target=f"<= {measured['target_seconds']:.0f} s, peak <= {measured['target_peak_mib']} MiB",
+        note="peak_mib is the bench process's (earlier scenarios included); alone: "
+        "python -m tests.bench.report_bench",
     )
-    out["ok"] = measured["ok"]
+    # In the shared bench process the peak includes earlier scenarios: judge the growth.
+    out["ok"] = bool(
+        measured["correct"]
+        and measured["seconds"] <= measured["target_seconds"]
+        and measured["peak_growth_mib"] <= 50
+    )
     return out
 
 

@@ -116,3 +116,74 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_provider_display()})"
+
+
+class WebexParticipantIndex(models.Model):
+    """One connection's Webex participant index: what it covers, who built it, the lease.
+
+    The entries (``WebexIndexedInstance``) hold instance ids, start times and keyed
+    hashes of participants' emails, never an email or a name; see
+    ``connectors/participant_index.py`` and ``connectors/providers/webex_index.py``.
+    """
+
+    connection = models.OneToOneField(
+        Connection, on_delete=models.CASCADE, related_name="webex_participant_index"
+    )
+    version = models.PositiveSmallIntegerField(default=0)
+    # What the index was built for: another organisation, scopes or key means a rebuild.
+    org_id = models.CharField(max_length=255, blank=True)
+    scopes = models.JSONField(default=list, blank=True)
+    key_id = models.CharField(max_length=32, blank=True)
+    # Instances starting in [covered_from, watermark) are indexed.
+    covered_from = models.DateTimeField(null=True, blank=True)
+    watermark = models.DateTimeField(null=True, blank=True)
+    # The position of an unfinished build or top-up (windows and page cursor only).
+    scan = models.JSONField(null=True, blank=True)
+    # Single flight: whoever holds an unexpired lease scans; the others wait.
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    built_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Webex participant index of connection {self.connection_id}"
+
+
+class WebexIndexedInstance(models.Model):
+    """One ended or in-progress meeting instance: its id, start and whether it settled."""
+
+    index = models.ForeignKey(
+        WebexParticipantIndex, on_delete=models.CASCADE, related_name="instances"
+    )
+    instance_id = models.CharField(max_length=255)
+    start = models.DateTimeField()
+    # Ended for long enough when read that Webex will add no more participants.
+    settled = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["index", "instance_id"], name="webex_index_instance")
+        ]
+        indexes = [models.Index(fields=["index", "start"], name="webex_index_start")]
+
+    def __str__(self) -> str:
+        return f"Webex instance {self.instance_id}"
+
+
+class WebexIndexedParticipant(models.Model):
+    """A keyed hash (HMAC-SHA256, truncated) of one participant's normalised email."""
+
+    instance = models.ForeignKey(
+        WebexIndexedInstance, on_delete=models.CASCADE, related_name="participants"
+    )
+    email_hash = models.CharField(max_length=32, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "email_hash"], name="webex_index_participant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"participant hash {self.email_hash[:8]}..."

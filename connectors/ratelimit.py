@@ -22,14 +22,22 @@ Fixed windows allow up to twice the limit across a window boundary; provider
 windows are not aligned with ours anyway, and a 429 is handled by the shared block.
 The "blocked until" value only ever moves later, but two workers recording a block
 at once may keep the earlier one (get-then-set); the next 429 corrects it.
+
+Adaptive categories (Webex, which publishes no rate: see docs/providers.md,
+'Webex: rate limits') learn the rate instead of trusting a number; see
+``Adaptive`` and ``RateBudget`` for the controller. Fixed categories (Zoom's
+published per-category limits) keep the fixed windows above.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import math
 import re
+import statistics
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Protocol
@@ -45,6 +53,25 @@ DEFAULT_429_PAUSE = 1.0
 _ATOMIC_BACKENDS = ("RedisCache", "LocMemCache", "PyMemcacheCache", "PyLibMCCache")
 _NUMBER = re.compile(r"^\s*\d+(\.\d+)?\s*$")
 
+# Ceilings of the adaptive categories, same shape as ``CONNECTOR_RATE_LIMITS``; the
+# ``CONNECTOR_RATE_CEILINGS`` setting overrides them. A category with a ceiling starts at
+# its configured limit and learns; one without keeps its fixed limit. Webex publishes no
+# figure (300/minute is Contact Center's), organisations differ by ten times and more.
+DEFAULT_CEILINGS: dict[str, dict[str, tuple[int, float]]] = {"webex": {"default": (6000, 60.0)}}
+# The adaptive controller (see ``RateBudget``). Ticks are one second, aligned to the epoch.
+TICK = 1.0
+ADAPTIVE_FLOOR = 1.0  # calls per second: never slower (a 429 still waits its Retry-After)
+ADAPTIVE_CUT = 0.9  # multiplicative decrease (deeper when most calls were refused)
+ADAPTIVE_STEP = 0.02  # additive increase per tick, as a share of the ceiling (>= 1/s)
+ADAPTIVE_BUSY = 0.5  # a tick raises the rate only if it used this share of its quota
+NOISE_TICKS = 9  # the 429 share of the median recent tick is the provider's noise
+NOISE_MIN_CALLS = 5  # ticks with fewer calls are too small to estimate noise
+SLOW_START_TICKS = 3  # judged ticks needed before a cut ends the doubling phase
+# A 429 pauses every worker of an adaptive budget only when the provider asks for a
+# longer pause than this; shorter ones are pacing, answered by the cut.
+ADAPTIVE_BLOCK_MIN = 5.0
+LEARNED_TTL = 30 * 86400  # the learned rate is remembered this long after its last use
+
 
 class ProviderLimits(Protocol):
     """The part of a provider a budget needs (``connectors.providers.base.Provider``)."""
@@ -57,6 +84,85 @@ class ProviderLimits(Protocol):
 class Limit:
     requests: int
     seconds: float
+
+
+@dataclass(frozen=True)
+class Adaptive:
+    """An adaptive category: starts at ``start`` calls per second, never above ``ceiling``."""
+
+    start: float
+    ceiling: float
+
+    @property
+    def floor(self) -> float:
+        return min(ADAPTIVE_FLOOR, self.start)
+
+    @property
+    def step(self) -> float:
+        return max(1.0, self.ceiling * ADAPTIVE_STEP)
+
+
+@dataclass
+class _Learned:
+    """What an adaptive category remembers in the shared cache (per connection)."""
+
+    rate: float
+    slow_start: bool = True
+    shares: list[float] = field(default_factory=list)  # 429 share of recent judged ticks
+
+    def as_dict(self) -> dict[str, object]:
+        return {"rate": self.rate, "slow_start": self.slow_start, "shares": self.shares}
+
+    @classmethod
+    def from_value(cls, value: object, adaptive: Adaptive) -> _Learned:
+        if isinstance(value, dict):
+            try:
+                rate = float(value["rate"])
+                shares = [float(x) for x in value.get("shares", [])][-NOISE_TICKS:]
+                learned = cls(rate, bool(value.get("slow_start", True)), shares)
+            except (KeyError, TypeError, ValueError):
+                learned = cls(adaptive.start)
+        else:
+            learned = cls(adaptive.start)
+        learned.rate = min(max(learned.rate, adaptive.floor), adaptive.ceiling)
+        return learned
+
+    @property
+    def noise(self) -> float:
+        """The provider's share of 429s that do not depend on our rate (median tick)."""
+        return statistics.median(self.shares) if self.shares else 0.0
+
+    def judge(self, ok: int, throttled: int, adaptive: Adaptive) -> str:
+        """Update from one finished tick's answers; returns "cut", "raise" or "hold".
+
+        A cut needs more 429s than the noise explains (two standard deviations and
+        a half): with no noise, one 429. It multiplies the rate by ``ADAPTIVE_CUT``, or
+        by the share that got through when that is smaller; while the noise is not yet
+        known (slow start) it never goes below the configured rate. A tick that used
+        at least half of its quota without that raises the rate: doubling until the
+        first cut once the noise is known (slow start), then by ``Adaptive.step``
+        (additive increase). Counts are shares, so counters that lost an update on
+        a non-atomic cache only blur them.
+        """
+        calls = ok + throttled
+        noise = self.noise
+        expected = noise * calls
+        allowed = expected + 2 * math.sqrt(expected * (1 - noise)) + 0.5
+        verdict = "hold"
+        if throttled > allowed:
+            through = 1 - (throttled / calls - noise)
+            cut = self.rate * min(ADAPTIVE_CUT, through)
+            if len(self.shares) >= SLOW_START_TICKS:
+                self.slow_start = False
+            self.rate = max(cut, adaptive.start) if self.slow_start else cut
+            verdict = "cut"
+        elif calls >= ADAPTIVE_BUSY * self.rate * period(self.rate):
+            self.rate = self.rate * 2 if self.slow_start else self.rate + adaptive.step
+            verdict = "raise"
+        if calls >= NOISE_MIN_CALLS:
+            self.shares = [*self.shares, throttled / calls][-NOISE_TICKS:]
+        self.rate = min(max(self.rate, adaptive.floor), adaptive.ceiling)
+        return verdict
 
 
 class BudgetWaitTooLong(Exception):
@@ -73,6 +179,13 @@ def configured_limits(
     """The provider's limits: ``defaults`` overlaid with ``settings.CONNECTOR_RATE_LIMITS``."""
     merged = dict(defaults or {})
     merged.update(getattr(settings, "CONNECTOR_RATE_LIMITS", {}).get(provider, {}))
+    return {name: Limit(int(n), float(s)) for name, (n, s) in merged.items()}
+
+
+def configured_ceilings(provider: str) -> dict[str, Limit]:
+    """The provider's adaptive ceilings: ``DEFAULT_CEILINGS`` and ``CONNECTOR_RATE_CEILINGS``."""
+    merged = dict(DEFAULT_CEILINGS.get(provider, {}))
+    merged.update(getattr(settings, "CONNECTOR_RATE_CEILINGS", {}).get(provider, {}))
     return {name: Limit(int(n), float(s)) for name, (n, s) in merged.items()}
 
 
@@ -98,7 +211,19 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 
 
 class RateBudget:
-    """Slots per (provider, key, category) held in the shared cache."""
+    """Slots per (provider, key, category) held in the shared cache.
+
+    Fixed categories count calls in fixed windows. Adaptive categories (``adaptive``)
+    pace calls evenly at a learned rate: each one-second tick has ``rate`` slots, the
+    first caller of a tick counts the slots already past as taken, and slot n of a
+    tick starts at ``n / rate`` seconds into it, so workers on every machine send at
+    an even pace rather than in bursts at the start of a window. Every answer is
+    counted per tick (``observe``); the first caller of the next tick judges the
+    finished one (see ``_Learned.judge``: additive increase while calls succeed,
+    multiplicative decrease on 429s or a falling ``X-RateLimit-Remaining`` beyond the
+    provider's noise) and stores the rate for the connection, so the next scan
+    starts where the last one ended.
+    """
 
     def __init__(
         self,
@@ -106,16 +231,22 @@ class RateBudget:
         provider: str,
         key: str,
         limits: Mapping[str, Limit | tuple[int, float]] | None = None,
+        ceilings: Mapping[str, Limit | tuple[int, float]] | None = None,
     ) -> None:
         self.provider = provider
         # Keys may be tokens or account IDs: only a digest reaches the cache.
         digest = hashlib.sha256(key.encode()).hexdigest()[:20]
         self._prefix = f"ratelimit:{provider}:{digest}"
         source = limits if limits is not None else configured_limits(provider)
-        self.limits = {
-            name: v if isinstance(v, Limit) else Limit(int(v[0]), float(v[1]))
-            for name, v in source.items()
-        }
+        self.limits = {name: _limit(v) for name, v in source.items()}
+        self.adaptive: dict[str, Adaptive] = {}
+        for name, value in (ceilings or {}).items():
+            start, ceiling = self.limit(name), _limit(value)
+            per_second = start.requests / start.seconds
+            top = max(ceiling.requests / ceiling.seconds, per_second)
+            self.adaptive[name.lower()] = Adaptive(start=per_second, ceiling=top)
+        self._adjusted: dict[str, tuple[float, int]] = {}  # category -> last tick judged here
+        self._rates: dict[str, float] = {}  # category -> the rate this instance last paced at
 
     @classmethod
     def for_provider(cls, provider: ProviderLimits, *, key: str) -> RateBudget:
@@ -124,6 +255,7 @@ class RateBudget:
             provider=provider.slug,
             key=key,
             limits=configured_limits(provider.slug, provider.rate_limits),
+            ceilings=configured_ceilings(provider.slug),
         )
 
     def limit(self, category: str) -> Limit:
@@ -133,16 +265,36 @@ class RateBudget:
             or Limit(*FALLBACK_LIMIT)
         )
 
+    def rate(self, category: str = "default") -> float | None:
+        """The learned calls per second of an adaptive category (None for a fixed one)."""
+        adaptive = self._adaptive(category.lower())
+        if adaptive is None:
+            return None
+        return self._learned(category.lower(), adaptive).rate
+
     def acquire(self, category: str = "default", *, max_wait: float | None = None) -> float:
         """Take one slot, sleeping until one is free. Returns the seconds slept.
 
         Raises ``BudgetWaitTooLong`` instead of sleeping past ``max_wait`` in total.
         """
         category = category.lower()
+        adaptive = self._adaptive(category)
         waited = 0.0
         while True:
             now = clock.now().timestamp()
             wait = self._blocked_for(category, now)
+            if wait <= 0 and adaptive is not None:
+                self._judge_previous_tick(category, adaptive, now)
+                rate = self._learned(category, adaptive).rate
+                self._rates[category] = rate
+                at = self._claim_paced(category, now, rate)
+                wait = at - now
+                if wait <= 0:
+                    return waited
+                if max_wait is not None and waited + wait > max_wait:
+                    raise BudgetWaitTooLong(retry_after=wait)
+                clock.sleep(wait)
+                return waited + wait
             if wait <= 0:
                 limit = self.limit(category)
                 window = int(now // limit.seconds)
@@ -169,11 +321,23 @@ class RateBudget:
         return max(self._blocked_for(category.lower(), clock.now().timestamp()), 0.0)
 
     def observe(self, category: str, status: int, headers: Mapping[str, str]) -> None:
-        """Learn from a response: 429 or ``X-RateLimit-Remaining: 0`` pause everyone."""
+        """Learn from a response: 429 or ``X-RateLimit-Remaining: 0`` pause everyone.
+
+        In an adaptive category the answer is also counted for the tick, and a 429
+        pauses everyone only when its ``Retry-After`` is longer than
+        ``ADAPTIVE_BLOCK_MIN`` (shorter ones are answered by slowing down).
+        """
+        category = category.lower()
         now = clock.now()
         retry_after = parse_retry_after(headers.get("Retry-After"), now)
+        adaptive = self._adaptive(category)
+        if adaptive is not None and status < 500:
+            rate = self._rates.get(category) or self._learned(category, adaptive).rate
+            self._count(category, now.timestamp(), throttled=_throttled(status, headers), rate=rate)
         if status == 429:
-            self.block_for(category, retry_after if retry_after is not None else DEFAULT_429_PAUSE)
+            pause = retry_after if retry_after is not None else DEFAULT_429_PAUSE
+            if adaptive is None or pause > ADAPTIVE_BLOCK_MIN:
+                self.block_for(category, pause)
             return
         if (headers.get("X-RateLimit-Remaining") or "").strip() != "0":
             return
@@ -187,6 +351,75 @@ class RateBudget:
         else:
             pause = self.limit(category).seconds
         self.block_for(category, max(pause, 0.0))
+
+    # --- adaptive categories --------------------------------------------------------
+
+    def _adaptive(self, category: str) -> Adaptive | None:
+        return self.adaptive.get(category) or (
+            self.adaptive.get("default") if category not in self.limits else None
+        )
+
+    def _learned_key(self, category: str) -> str:
+        return f"{self._prefix}:{category}:learned"
+
+    def _learned(self, category: str, adaptive: Adaptive) -> _Learned:
+        return _Learned.from_value(cache.get(self._learned_key(category)), adaptive)
+
+    def _tick_key(self, category: str, length: float, tick: int, what: str) -> str:
+        return f"{self._prefix}:{category}:tick:{length:g}:{tick}:{what}"
+
+    def _count(self, category: str, now: float, *, throttled: bool, rate: float) -> None:
+        length = period(rate)
+        key = self._tick_key(category, length, int(now // length), "429" if throttled else "ok")
+        cache.add(key, 0, timeout=int(length * 2) + 60)
+        with contextlib.suppress(ValueError):  # expired since the add: a statistic, not a slot
+            cache.incr(key)
+
+    def _judge_previous_tick(self, category: str, adaptive: Adaptive, now: float) -> None:
+        """The first caller of a tick (on any machine) judges the one before it."""
+        learned = self._learned(category, adaptive)
+        length = period(learned.rate)
+        tick = int(now // length)
+        if self._adjusted.get(category) == (length, tick):
+            return
+        self._adjusted[category] = (length, tick)
+        judged = self._tick_key(category, length, tick, "judged")
+        if not cache.add(judged, 1, timeout=int(length) + 60):
+            return
+        ok = cache.get(self._tick_key(category, length, tick - 1, "ok")) or 0
+        throttled = cache.get(self._tick_key(category, length, tick - 1, "429")) or 0
+        if not ok and not throttled:
+            return  # idle, or nobody sent: nothing learned
+        learned.judge(int(ok), int(throttled), adaptive)
+        cache.set(self._learned_key(category), learned.as_dict(), timeout=LEARNED_TTL)
+
+    def _claim_paced(self, category: str, now: float, rate: float) -> float:
+        """Claim the next free slot at ``rate`` per second; returns when it starts."""
+        length = period(rate)
+        quota = max(1, int(rate * length))
+        spacing = length / quota
+        tick = int(now // length)
+        atomic = type(caches["default"]).__name__ in _ATOMIC_BACKENDS
+        ttl = int(length) + 60
+        for ahead in range(3600):
+            start = (tick + ahead) * length
+            counter = self._tick_key(category, length, tick + ahead, "slots")
+            past = max(0, math.floor((now - start) / spacing)) if ahead == 0 else 0
+            if past >= quota:
+                continue
+            cache.add(counter, past, timeout=ttl + ahead)
+            for _ in range(quota + 1):
+                try:
+                    n = cache.incr(counter)
+                except ValueError:  # expired between add and incr
+                    cache.add(counter, past, timeout=ttl + ahead)
+                    continue
+                if n > quota:
+                    break
+                # Non-atomic incr: two workers may read the same n; the slot key decides.
+                if atomic or cache.add(f"{counter}:{n}", 1, timeout=ttl + ahead):
+                    return start + (n - 1) * spacing
+        return now + 3600 * length
 
     def _blocked_for(self, category: str, now: float) -> float:
         until = cache.get(self._block_key(category))
@@ -212,3 +445,25 @@ class RateBudget:
             if cache.add(f"{counter}:{n}", 1, timeout=ttl):
                 return True
         return False
+
+
+def period(rate: float) -> float:
+    """The tick an adaptive category paces and learns in: a second, or one call's spacing."""
+    return max(TICK, 1.0 / rate) if rate > 0 else TICK
+
+
+def _limit(value: Limit | tuple[int, float]) -> Limit:
+    return value if isinstance(value, Limit) else Limit(int(value[0]), float(value[1]))
+
+
+def _throttled(status: int, headers: Mapping[str, str]) -> bool:
+    """A 429, or a remaining allowance fallen below a tenth of the limit."""
+    if status == 429:
+        return True
+    remaining = (headers.get("X-RateLimit-Remaining") or "").strip()
+    limit = (headers.get("X-RateLimit-Limit") or "").strip()
+    if not _NUMBER.match(remaining):
+        return False
+    if _NUMBER.match(limit):
+        return float(remaining) < 0.1 * float(limit)
+    return float(remaining) == 0

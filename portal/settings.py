@@ -330,6 +330,20 @@ HTTP_MAX_ATTEMPTS = env.int("HTTP_MAX_ATTEMPTS", default=6)
 # and defaults, e.g. {"zoom": {"light": (30, 1.0)}} for a Zoom Pro account.
 CONNECTOR_RATE_LIMITS = env.json("CONNECTOR_RATE_LIMITS", default={})
 TOKEN_REFRESH_MARGIN = timedelta(minutes=env.int("TOKEN_REFRESH_MARGIN_MINUTES", default=10))
+# Webex participant index (connectors/participant_index.py): a request tops the index
+# up and reads only its own meetings; off, every request scans the whole organisation.
+WEBEX_PARTICIPANT_INDEX = env.bool("WEBEX_PARTICIPANT_INDEX", default=True)
+# A top-up lists again this far behind the watermark: instances appear in the listing late.
+WEBEX_PARTICIPANT_INDEX_MARGIN = timedelta(
+    hours=env.int("WEBEX_PARTICIPANT_INDEX_MARGIN_HOURS", default=48)
+)
+# An instance counts as settled (its participants are not read again) once it has been
+# ended this long when read: Webex adds participants minutes after the end.
+WEBEX_PARTICIPANT_INDEX_SETTLE = timedelta(
+    minutes=env.int("WEBEX_PARTICIPANT_INDEX_SETTLE_MINUTES", default=60)
+)
+# The scanning worker renews its lease while it works; a dead one's lease expires.
+WEBEX_PARTICIPANT_INDEX_LEASE_SECONDS = env.int("WEBEX_PARTICIPANT_INDEX_LEASE_SECONDS", default=60)
 
 # --- Privacy requests -------------------------------------------------------------
 FETCH_LOOKBACK_DAYS = env.int("FETCH_LOOKBACK_DAYS", default=365)

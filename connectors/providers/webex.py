@@ -30,6 +30,7 @@ from connectors.providers.base import (
     token_set_from_payload,
 )
 from connectors.providers.webex_fetch import fetch_access
+from connectors.providers.webex_index import IndexStore, fetch_access_indexed
 
 if TYPE_CHECKING:
     from connectors.http import ApiClient, ApiResponse, Params
@@ -77,6 +78,8 @@ class WebexProvider:
     rate_limits: Mapping[str, tuple[int, float]] = {"default": (300, 60.0)}
     # Webex does not name the granted scopes in a refresh answer.
     reports_granted_scopes = False
+    # fetch_access takes an ``index`` store (connectors/participant_index.py).
+    uses_participant_index = True
 
     @property
     def authorize_url(self) -> str:
@@ -169,8 +172,17 @@ class WebexProvider:
         return VerifyResult(account=account, notes=notes)
 
     def fetch_access(
-        self, client: ApiClient, email: str, *, checkpoint: dict[str, Any] | None = None
+        self,
+        client: ApiClient,
+        email: str,
+        *,
+        checkpoint: dict[str, Any] | None = None,
+        index: IndexStore | None = None,
     ) -> Iterator[Batch]:
+        """The full scan, or with a participant ``index`` only the subject's instances
+        (see connectors/providers/webex_index.py)."""
+        if index is not None:
+            return fetch_access_indexed(client, email, index, checkpoint=checkpoint)
         return fetch_access(client, email, checkpoint=checkpoint)
 
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.utils import timezone
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from connectors.http import ApiClient
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MEETINGS_PATH = "/meetings"
 PARTICIPANTS_PATH = "/meetingParticipants"
@@ -295,7 +296,7 @@ def participant_params(meeting: dict[str, Any], now: datetime) -> dict[str, Any]
     all joined within the default 7 days anyway. Without a readable ``start`` only the
     id is sent.
     """
-    params: dict[str, Any] = {"meetingId": _meeting_id(meeting), "max": PAGE_MAX}
+    params: dict[str, Any] = {"meetingId": meeting_id(meeting), "max": PAGE_MAX}
     try:
         start = _parse(meeting.get("start"))
     except ValueError:
@@ -311,10 +312,18 @@ def participant_params(meeting: dict[str, Any], now: datetime) -> dict[str, Any]
     return params
 
 
-def read_attendance(client: ApiClient, meeting: dict[str, Any], subject: str) -> Attendance | None:
+def read_attendance(
+    client: ApiClient,
+    meeting: dict[str, Any],
+    subject: str,
+    attendance: Attendance | None = None,
+) -> Attendance | None:
     """Every page of one instance's participants, reduced as it arrives; None when Webex
-    has no participant list for it (404: deleted, or not yet available)."""
-    attendance = Attendance(subject)
+    has no participant list for it (404: deleted, or not yet available).
+
+    ``attendance`` lets the participant index pass a subclass that also keeps hashes.
+    """
+    attendance = Attendance(subject) if attendance is None else attendance
     params = participant_params(meeting, timezone.now())
     try:
         for page in client.paginate(PARTICIPANTS_PATH, params=params):
@@ -324,11 +333,11 @@ def read_attendance(client: ApiClient, meeting: dict[str, Any], subject: str) ->
     return attendance
 
 
-def _meeting_id(meeting: dict[str, Any]) -> str:
-    meeting_id = meeting.get("id")
-    if not isinstance(meeting_id, str) or not meeting_id:
+def meeting_id(meeting: dict[str, Any]) -> str:
+    value = meeting.get("id")
+    if not isinstance(value, str) or not value:
         raise MalformedResponse.without_response("meeting without an id", provider="webex")
-    return meeting_id
+    return value
 
 
 # --- The fetch --------------------------------------------------------------------------
@@ -367,6 +376,33 @@ def fetch_access(
 def _scan_meetings(
     client: ApiClient, subject: str, state: ScanState, *, cap: int, workers: int
 ) -> Iterator[Batch]:
+    for records in walk_listing(
+        client,
+        state,
+        cap=cap,
+        handle=lambda fresh: _matching_meetings(client, fresh, subject, state, workers),
+    ):
+        yield Batch(
+            MEETING,
+            records,
+            checkpoint=state.checkpoint(),
+            progress=state.progress(),
+            note=state.meeting_note(),
+        )
+
+
+def walk_listing(
+    client: ApiClient,
+    state: ScanState,
+    *,
+    cap: int,
+    handle: Callable[[list[dict[str, Any]]], T],
+) -> Iterator[T]:
+    """List the scan's windows page by page; ``handle`` gets each page's new instances and
+    its answer is yielded once ``state`` stands after that page.
+
+    Shared by the full scan and the participant index (connectors/providers/webex_index.py).
+    """
     # Meetings already examined in this run, kept while a capped window is listed again
     # in smaller pieces, so their participants are not read twice.
     seen: set[str] = set()
@@ -379,9 +415,9 @@ def _scan_meetings(
             MEETINGS_PATH, params=state.meetings_params(), start_cursor=state.cursor
         )
         for page in pages:
-            fresh = [m for m in page.items if _meeting_id(m) not in seen]
-            seen.update(_meeting_id(m) for m in fresh)
-            records = _matching_meetings(client, fresh, subject, state, workers)
+            fresh = [m for m in page.items if meeting_id(m) not in seen]
+            seen.update(meeting_id(m) for m in fresh)
+            answer = handle(fresh)
             state.meetings_checked += len(fresh)
             state.pages += 1
             state.window_items += len(page.items)
@@ -393,13 +429,7 @@ def _scan_meetings(
                 elif relist_until is None or state.window_from >= relist_until:
                     seen.clear()
                     relist_until = None
-            yield Batch(
-                MEETING,
-                records,
-                checkpoint=state.checkpoint(),
-                progress=state.progress(),
-                note=state.meeting_note(),
-            )
+            yield answer
         # The pager can stop early (max_pages) with state.cursor still set: the loop
         # continues the same window from that cursor.
 
@@ -422,5 +452,5 @@ def _matching_meetings(
             state.meetings_unreadable += 1
             continue
         if attendance.subject_records:
-            records.append((_meeting_id(meeting), meeting_record(meeting, attendance, subject)))
+            records.append((meeting_id(meeting), meeting_record(meeting, attendance, subject)))
     return records

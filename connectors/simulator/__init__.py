@@ -58,7 +58,11 @@ new code exchange for the same client and user revokes older grants, Zoom's 4741
 ``webex_link_defects`` (next URLs carry ``max=null`` and drop every other query
 parameter); ``webex_instance_cap`` (10000);
 ``webex_people_me_requires_scope`` (False); ``webex_rate_per_minute`` (300) over
-``webex_rate_window`` (60 s) per token; ``zoom_email_case_sensitive`` (False);
+``webex_rate_window`` (60 s) per token (a sliding window: the product is never told
+the figure; the bench sets 50 per 1 s); ``webex_extra_instances`` and
+``webex_extra_subjects`` (0; applied at reset: that many more ended instances over
+the last year, and people ``seed.BENCH_SUBJECT_EMAIL`` in about 20 of them each);
+``zoom_email_case_sensitive`` (False);
 ``zoom_page_token_ttl`` (900 s); ``zoom_qps`` (``{"Light": 80, "Medium": 60}``,
 Business+) over ``zoom_qps_window`` (1 s) per account and category; ``zoom_daily_limit``
 (per category, none by default); ``zoom_ratelimit_headers`` (True);

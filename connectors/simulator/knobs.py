@@ -37,6 +37,10 @@ class Knobs:
     webex_people_me_requires_scope: bool = False
     webex_rate_per_minute: int = 300
     webex_rate_window: float = 60.0
+    # A larger organisation for benchmarks (applied at reset): extra ended instances over
+    # the last year, and people (seed.BENCH_SUBJECT_EMAIL) in about 20 of them each.
+    webex_extra_instances: int = 0
+    webex_extra_subjects: int = 0
     # Zoom API
     zoom_email_case_sensitive: bool = False
     zoom_page_token_ttl: int = 900

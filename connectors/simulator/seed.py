@@ -301,16 +301,57 @@ class Organisation:
     zoom: dict[str, ZoomAccount]
 
 
-@functools.lru_cache(maxsize=4)
-def build(seed: int, anchor: datetime) -> Organisation:
-    """Build the whole organisation; deterministic for (seed, anchor).
+BENCH_SUBJECT_EMAIL = "bench.subject{:02d}@acme.example"  # people of the extra instances
+BENCH_SUBJECT_MEETINGS = 20  # each bench subject took part in about this many
 
+
+@functools.lru_cache(maxsize=4)
+def build(
+    seed: int, anchor: datetime, extra_instances: int = 0, extra_subjects: int = 0
+) -> Organisation:
+    """Build the whole organisation; deterministic for its arguments.
+
+    ``extra_instances`` adds that many ended Webex instances over the last 365 days
+    (for benchmarks of large organisations) and ``extra_subjects`` people
+    (``BENCH_SUBJECT_EMAIL``) who each took part in about ``BENCH_SUBJECT_MEETINGS``
+    of them; both come from their own random source, so the base data is unchanged.
     Cached, because tests reset before every test: the result is shared and must be
     treated as read-only (handlers never change it; per-run state lives in the state).
     """
     rng = random.Random(seed)  # noqa: S311 - deterministic test data, not secrets
     ids = _Ids(rng)
-    return Organisation(anchor, _build_webex(rng, ids, anchor), _build_zoom(rng, ids, anchor))
+    webex = _build_webex(rng, ids, anchor)
+    organisation = Organisation(anchor, webex, _build_zoom(rng, ids, anchor))
+    if extra_instances:
+        _add_webex_instances(seed, anchor, webex, extra_instances, extra_subjects)
+    return organisation
+
+
+def _add_webex_instances(
+    seed: int, anchor: datetime, webex: WebexOrg, count: int, subjects: int
+) -> None:
+    rng = random.Random(seed + 1)  # noqa: S311 - deterministic test data, not secrets
+    ids = _Ids(rng)
+    builder = _WebexBuilder(rng, ids, anchor)
+    bench = [
+        _person(ids, BENCH_SUBJECT_EMAIL.format(i), "Bench", f"Subject{i:02d}")
+        for i in range(subjects)
+    ]
+    webex.people.update({p.email.lower(): p for p in bench})
+    pool = [p for p in webex.people.values() if p not in bench]
+    pool.sort(key=lambda p: p.email)
+    share = min(1.0, BENCH_SUBJECT_MEETINGS / count) if count else 0.0
+    for _ in range(count):
+        host = rng.choice(pool)
+        size = rng.choice([2, 2, 3, 4, 5, 6, 8])
+        members = [host, *rng.sample([p for p in pool if p is not host], size - 1)]
+        members += [b for b in bench if rng.random() < share]
+        # Ended at least an hour and a quarter ago: participants are listed by then.
+        start = anchor - timedelta(minutes=rng.randint(120, 364 * 1440))
+        builder.instance(rng.choice(TOPICS), start.replace(second=0), host, members)
+    webex.instances.extend(builder.instances)
+    webex.instances.sort(key=lambda inst: (inst.start, inst.id))
+    webex.series.update(builder.all_series)
 
 
 # --------------------------------------------------------------------------- Webex

@@ -92,7 +92,12 @@ class SimulatorState:
             if seed_value is not None:
                 self.knobs.seed = seed_value
             self.knobs.update(knobs)
-            self.org = seed.build(self.knobs.seed, seed.floor_day(self.now()))
+            self.org = seed.build(
+                self.knobs.seed,
+                seed.floor_day(self.now()),
+                self.knobs.webex_extra_instances,
+                self.knobs.webex_extra_subjects,
+            )
             self.rng = random.Random(self.knobs.seed)  # noqa: S311 - reproducible faults
             self.grants: dict[int, Grant] = {}
             self.tokens: dict[str, AccessToken] = {}

@@ -117,7 +117,7 @@ def test_a_verify_template_cannot_name_the_unconfirmed_name():
             "verify", {**parts, "subject": "Hi {{ subject_name }}"}, actor=approver
         )
     assert "Unknown variable(s): subject_name" in str(caught.value)
-    # An edit stored before this rule still prints nothing for it.
+    # An edit stored before this rule is not sent: the default wording goes out.
     EmailTemplate.objects.create(key="verify", **{**parts, "subject": "Hi {{ subject_name }}!"})
     request = privacy_request_create(
         request_type="access",
@@ -129,7 +129,8 @@ def test_a_verify_template_cannot_name_the_unconfirmed_name():
     outbound = notifications.notify_verify(
         request, verify_url="http://x/privacy/verify/?token=t", expires_at=request.received_at
     )
-    assert outbound.subject == "Hi !"
+    assert outbound.subject == "Confirm your email address for your privacy request"
+    assert "Hi" not in outbound.subject
 
 
 def test_invalid_input_is_shown_on_the_form(client, commit):

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from connectors import clock
 from connectors.models import Connection
+from connectors.participant_index import participant_index_for
 from connectors.providers import get_provider
 from connectors.providers.base import Batch
 from connectors.tokens import connection_mark_needs_reauth
@@ -164,8 +165,13 @@ def _run(result: Result, run_token: uuid.UUID, *, time_limit: float | None) -> N
         # Past this, a retry or wait raises and the Result waits, resuming from its
         # last checkpoint, instead of the task being killed mid-batch.
         client.deadline = started + time_limit * TIME_LIMIT_SHARE
+    # Webex: the participant index, unless the setting turns it off.
+    index = participant_index_for(provider, result.connection)
     batches = provider.fetch_access(
-        client, result.request.subject_email, checkpoint=result.checkpoint or None
+        client,
+        result.request.subject_email,
+        checkpoint=result.checkpoint or None,
+        **({"index": index} if index is not None else {}),
     )
     with closing(batches), client:
         for batch in batches:

@@ -198,6 +198,7 @@ class PeakCountingClient(ApiClient):
 
 def test_participants_are_read_in_parallel_within_the_shared_budget(simulator, settings):
     settings.CONNECTOR_RATE_LIMITS = {"webex": {"default": (6, 60.0)}}
+    settings.CONNECTOR_RATE_CEILINGS = {"webex": {"default": (6, 60.0)}}  # no learning
     settings.FETCH_PARTICIPANT_CONCURRENCY = 3
     simulator.configure(webex_rate_per_minute=100_000)
     token = simulator.mint_token("webex")["access_token"]

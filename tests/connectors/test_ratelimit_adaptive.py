@@ -1,0 +1,230 @@
+"""The adaptive budget (Webex): even pacing, additive increase, multiplicative decrease,
+noise tolerance and a learned rate remembered across budgets and processes.
+
+Everything runs on the fake clock; no timing is asserted against real time. Run as
+``python -m tests.connectors.test_ratelimit_adaptive CONFIG_JSON ACTION`` this module
+is also the second process of the cross-process test.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from connectors import clock
+from connectors.providers import get_provider
+from connectors.ratelimit import (
+    ADAPTIVE_CUT,
+    Adaptive,
+    RateBudget,
+    _Learned,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)  # on a whole second
+
+
+@pytest.fixture
+def fake_clock():
+    with clock.use(clock.FakeClock(START)) as c:
+        yield c
+
+
+def _budget(key: str = "conn-1", start: int = 5, ceiling: int = 50) -> RateBudget:
+    return RateBudget(
+        provider="webex",
+        key=key,
+        limits={"default": (start, 1.0)},
+        ceilings={"default": (ceiling, 1.0)},
+    )
+
+
+def _tick(
+    budget: RateBudget,
+    fake_clock: clock.FakeClock,
+    *,
+    throttled: int = 0,
+    headers: dict[str, str] | None = None,
+) -> float:
+    """One second of calls at the budget's rate (the first ``throttled`` answered 429),
+    then the clock moves to the next second. Returns the rate the tick ran at."""
+    budget.acquire()  # the first call of a tick judges the one before
+    rate = budget.rate()
+    for i in range(int(rate)):
+        if i:
+            budget.acquire()
+        if i < throttled:
+            budget.observe("default", 429, {"Retry-After": "1"})
+        else:
+            budget.observe("default", 200, headers or {})
+    now = fake_clock.now().timestamp()
+    fake_clock.advance(int(now) + 1 - now)
+    return rate
+
+
+def test_calls_are_paced_evenly_across_the_second(fake_clock):
+    budget = _budget(ceiling=5)  # ceiling = start: nothing to learn
+
+    waits = [budget.acquire() for _ in range(10)]
+
+    assert waits[0] == 0
+    assert all(w == pytest.approx(0.2) for w in waits[1:])
+
+
+def test_slow_start_doubles_while_ticks_succeed_up_to_the_ceiling(fake_clock):
+    budget = _budget()
+    rates = [_tick(budget, fake_clock) for _ in range(7)]
+
+    assert rates == [5, 10, 20, 40, 50, 50, 50]
+
+
+def test_a_tick_that_did_not_use_its_quota_does_not_raise_the_rate(fake_clock):
+    budget = _budget()
+    budget.acquire()
+    budget.observe("default", 200, {})
+    fake_clock.advance(1)
+    budget.acquire()
+
+    assert budget.rate() == 5
+
+
+def test_a_429_cuts_to_what_got_through_then_rises_additively():
+    adaptive = Adaptive(start=5, ceiling=100)
+    learned = _Learned(rate=60, slow_start=True, shares=[0.0, 0.0, 0.0])
+
+    assert learned.judge(ok=40, throttled=20, adaptive=adaptive) == "cut"
+    assert learned.rate == pytest.approx(40)  # two thirds got through
+    assert learned.slow_start is False
+
+    assert learned.judge(ok=40, throttled=0, adaptive=adaptive) == "raise"
+    assert learned.rate == pytest.approx(40 + adaptive.step)
+    assert adaptive.step == 2  # a fiftieth of the ceiling
+
+
+def test_a_single_429_cuts_by_a_tenth():
+    learned = _Learned(rate=50, slow_start=False, shares=[0.0] * 5)
+
+    assert learned.judge(ok=49, throttled=1, adaptive=Adaptive(start=5, ceiling=100)) == "cut"
+    assert learned.rate == pytest.approx(ADAPTIVE_CUT * 50)
+
+
+def test_a_cut_before_the_noise_is_known_keeps_slow_start_and_the_configured_rate():
+    learned = _Learned(rate=10)
+
+    assert learned.judge(ok=2, throttled=8, adaptive=Adaptive(start=5, ceiling=100)) == "cut"
+    assert learned.slow_start is True
+    assert learned.rate == 5
+
+
+def test_the_providers_random_429s_are_noise_not_a_limit():
+    adaptive = Adaptive(start=5, ceiling=100)
+    learned = _Learned(rate=40, slow_start=False, shares=[0.1] * 9)
+
+    # About one in ten refused, as always: not a reason to slow down.
+    assert learned.judge(ok=36, throttled=4, adaptive=adaptive) == "raise"
+    # Far more than the noise explains: the limit.
+    assert learned.judge(ok=30, throttled=15, adaptive=adaptive) == "cut"
+
+
+def test_a_falling_remaining_counts_as_a_warning(fake_clock):
+    budget = _budget()
+    _learn_past_slow_start(budget, fake_clock)
+    before = _tick(
+        budget, fake_clock, headers={"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "3"}
+    )
+    budget.acquire()
+
+    assert budget.rate() < before
+    assert budget.blocked_for() == 0  # a warning slows down; only 0 left pauses everyone
+
+
+def _learn_past_slow_start(budget: RateBudget, fake_clock: clock.FakeClock) -> None:
+    """5, 10, 20 a second, then 40 meets 429s: cut to 0.9 x 40, slow start over."""
+    for _ in range(3):
+        _tick(budget, fake_clock)
+    _tick(budget, fake_clock, throttled=3)
+    budget.acquire()
+    budget.observe("default", 200, {})
+    assert budget.rate() == pytest.approx(ADAPTIVE_CUT * 40)
+
+
+def test_short_429_pauses_are_pacing_long_ones_pause_everyone(fake_clock):
+    budget = _budget()
+
+    budget.observe("default", 429, {"Retry-After": "1"})
+    assert budget.blocked_for() == 0
+
+    budget.observe("default", 429, {"Retry-After": "30"})
+    assert budget.blocked_for() == 30
+
+
+def test_the_learned_rate_is_shared_by_budgets_of_the_same_connection(fake_clock):
+    first = _budget("connection:7")
+    _learn_past_slow_start(first, fake_clock)
+    learned = first.rate()
+
+    assert learned != 5
+    assert _budget("connection:7").rate() == learned
+    assert _budget("connection:8").rate() == 5  # another connection starts afresh
+
+
+def test_webex_adapts_by_default_and_zoom_keeps_its_published_limits(settings):
+    webex = RateBudget.for_provider(get_provider("webex"), key="a")
+    zoom = RateBudget.for_provider(get_provider("zoom"), key="a")
+
+    assert webex.rate() == 5  # 300 a minute to start with
+    assert webex.adaptive["default"].ceiling == 100
+    assert zoom.rate("light") is None
+
+    settings.CONNECTOR_RATE_CEILINGS = {"webex": {"default": (600, 60)}}
+    assert RateBudget.for_provider(get_provider("webex"), key="a").adaptive[
+        "default"
+    ].ceiling == pytest.approx(10)
+
+
+def test_the_learned_rate_survives_in_another_process(tmp_path, fake_clock):
+    config = {
+        "sqlite_path": str(tmp_path / "cache.sqlite3"),
+        "key": "connection:42",
+        "start": START.isoformat(),
+    }
+    run = [sys.executable, "-m", "tests.connectors.test_ratelimit_adaptive", json.dumps(config)]
+    subprocess.run([*run, "setup"], cwd=ROOT, check=True, timeout=60)
+    subprocess.run([*run, "learn"], cwd=ROOT, check=True, timeout=60)
+
+    answer = subprocess.run(
+        [*run, "rate"], cwd=ROOT, check=True, timeout=60, capture_output=True, text=True
+    )
+
+    assert float(answer.stdout.strip()) == 50  # 5, 10, 20, 40, then the ceiling
+
+
+def _worker(argv: list[str]) -> None:
+    """The other process: learn three ticks, or print the rate it finds in the cache."""
+    from tests.connectors.budget_worker import configure
+
+    config = json.loads(argv[0])
+    configure(config)
+    if argv[1] == "setup":
+        from django.core.management import call_command
+
+        call_command("createcachetable", verbosity=0)
+        return
+    budget = _budget(config["key"])
+    with clock.use(clock.FakeClock(datetime.fromisoformat(config["start"]))) as fake:
+        if argv[1] == "learn":
+            for _ in range(4):
+                _tick(budget, fake)
+            budget.acquire()
+        else:
+            print(budget.rate())
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    _worker(sys.argv[1:])

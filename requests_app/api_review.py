@@ -60,12 +60,8 @@ def _mask_credentials(provider: str, object_type: str, data: Any) -> tuple[Any, 
         return data, []
     masked: list[str] = []
     for path, value in flatten_record(data).items():
-        rule = rule_for(provider, object_type, path)
-        if rule is None or rule.kind != CREDENTIAL:
-            continue
-        if rule.when is not None and not rule.when(value):
-            continue
-        masked.append(path)
+        if _is_credential(provider, object_type, path, value):
+            masked.append(path)
     if not masked:
         return data, []
     out = copy.deepcopy(data)
@@ -78,13 +74,29 @@ def _mask_credentials(provider: str, object_type: str, data: Any) -> tuple[Any, 
     return out, masked
 
 
-def _edit_json(edit: RecordEdit) -> dict[str, Any]:
+def _is_credential(provider: str, object_type: str, path: str, *values: Any) -> bool:
+    """Whether ``path`` is a credential rule's field for any of ``values`` (honours ``when``)."""
+    rule = rule_for(provider, object_type, path)
+    if rule is None or rule.kind != CREDENTIAL:
+        return False
+    return rule.when is None or any(rule.when(v) for v in values)
+
+
+def _edit_json(edit: RecordEdit, provider: str, object_type: str) -> dict[str, Any]:
+    """One edit; the value and original are masked together where the path is a credential
+    (an edited start link is as much a credential as the fetched one)."""
+    missing = edit.original == RecordEdit.MISSING_ORIGINAL
+    original = None if missing else edit.original
+    value = edit.value
+    if _is_credential(provider, object_type, edit.path, value, original):
+        value = CREDENTIAL_MASK
+        original = None if missing else CREDENTIAL_MASK
     return {
         "id": edit.pk,
         "path": edit.path,
-        "value": edit.value,
-        "original": None if edit.original == RecordEdit.MISSING_ORIGINAL else edit.original,
-        "original_missing": edit.original == RecordEdit.MISSING_ORIGINAL,
+        "value": value,
+        "original": original,
+        "original_missing": missing,
         "reason": edit.reason,
         "edited_by": edit.edited_by.email if edit.edited_by else None,
         "edited_at": edit.edited_at.isoformat(),
@@ -105,7 +117,10 @@ def record_json(record: Record, result: Result) -> dict[str, Any]:
         "included": record.included,
         "data": data,
         "masked_credentials": masked,
-        "edits": [_edit_json(e) for e in sorted(edits, key=lambda e: e.pk)],
+        "edits": [
+            _edit_json(e, result.provider, record.object_type)
+            for e in sorted(edits, key=lambda e: e.pk)
+        ],
     }
 
 

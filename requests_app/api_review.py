@@ -19,6 +19,7 @@ from django.http import HttpRequest, JsonResponse
 
 from connectors.providers.field_rules import CREDENTIAL, rule_for
 from portal.audit import audit_record
+from portal.roles import user_can
 from requests_app.api import (
     _PAGE,
     RECORDS_PAGE_SIZE,
@@ -339,7 +340,13 @@ def request_deny(request: HttpRequest, pk: int) -> JsonResponse:
 
 @api_view(("GET",))
 def request_report(request: HttpRequest, pk: int):
-    """Stream the current approved report (decrypted) with its checksum; audited."""
+    """Stream the current approved report (decrypted) with its checksum; audited.
+
+    Needs the review or approve role, as the staff download does: a Viewer or a staff
+    member without a role reads the review, not the subject's whole report.
+    """
+    if not (user_can(request.user, "review") or user_can(request.user, "approve")):
+        return error(403, "forbidden", "Your role does not allow this (download).")
     privacy_request = _get_request(pk)
     if privacy_request is None:
         return error(404, "not_found", "No such request.")

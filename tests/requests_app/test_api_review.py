@@ -330,3 +330,17 @@ def test_no_report_before_approval_and_records_of_other_requests_are_not_found(c
         client, f"/api/v1/requests/{request.pk}/records/{2**70}", {"included": False}, approver
     )
     assert huge.status_code == 404
+
+
+@pytest.mark.parametrize("roles", [[Role.VIEWER], []], ids=["viewer", "no-role"])
+def test_report_download_needs_review_or_approve(client, result, roles):
+    request = result.request
+    approver = headers(Role.APPROVER)
+    assert post(client, f"/api/v1/requests/{request.pk}/approve", {}, approver).status_code == 200
+    refused = client.get(f"/api/v1/requests/{request.pk}/report", **headers(*roles))
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "forbidden"
+    assert not AuditEvent.objects.filter(action="report.downloaded").exists()
+    reviewer = client.get(f"/api/v1/requests/{request.pk}/report", **headers(Role.REVIEWER))
+    assert reviewer.status_code == 200
+    b"".join(reviewer.streaming_content)

@@ -21,6 +21,7 @@ from connectors.providers.field_rules import CREDENTIAL, rule_for
 from portal.audit import audit_record
 from portal.roles import user_can
 from requests_app.api import (
+    _MAX_PK,
     _PAGE,
     RECORDS_PAGE_SIZE,
     _get_request,
@@ -49,6 +50,46 @@ def _service_error(exc: Exception) -> JsonResponse:
         return error(409, "not_in_review", " ".join(exc.messages))
     assert isinstance(exc, ValidationError)
     return error(400, "invalid", " ".join(exc.messages))
+
+
+def _unstorable(value: Any, where: str = "body") -> str | None:
+    """Where ``value`` (a parsed JSON body) holds text no database can store, if anywhere.
+
+    PostgreSQL refuses NUL in text and JSON, and neither database stores a lone
+    surrogate (not UTF-8); both would otherwise reach ORM filters and writes as a 500.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            return f"{where} contains a NUL character."
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{where} contains an unpaired surrogate (not UTF-8)."
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if problem := _unstorable(key, where) or _unstorable(item, where):
+                return problem
+    elif isinstance(value, list):
+        for item in value:
+            if problem := _unstorable(item, where):
+                return problem
+    return None
+
+
+def _storable_body(request: HttpRequest) -> dict[str, Any] | JsonResponse:
+    """The JSON object body, refused with 400 ``invalid_parameter`` if it holds unstorable text."""
+    body = _json_object(request)
+    if isinstance(body, JsonResponse):
+        return body
+    if problem := _unstorable(body):
+        return error(400, "invalid_parameter", problem)
+    return body
+
+
+def _id(value: Any) -> bool:
+    """A positive whole number that fits a database id (a bigger one overflows the driver)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= _MAX_PK
 
 
 def _mask_credentials(provider: str, object_type: str, data: Any) -> tuple[Any, list[str]]:
@@ -171,7 +212,7 @@ def record_update(request: HttpRequest, pk: int, record_pk: int) -> JsonResponse
     record = Record.objects.filter(pk=record_pk, result__request=privacy_request).first()
     if record is None:
         return error(404, "not_found", "No such record in this request.")
-    body = _json_object(request)
+    body = _storable_body(request)
     if isinstance(body, JsonResponse):
         return body
     unknown = set(body) - {"included", "edits", "revert"}
@@ -183,9 +224,7 @@ def record_update(request: HttpRequest, pk: int, record_pk: int) -> JsonResponse
         isinstance(e, dict) and set(e) <= {"path", "value", "reason"} and "path" in e for e in edits
     ):
         return error(400, "invalid", "edits must be a list of {path, value, reason} objects.")
-    if not isinstance(reverts, list) or not all(
-        isinstance(i, int) and not isinstance(i, bool) for i in reverts
-    ):
+    if not isinstance(reverts, list) or not all(_id(i) for i in reverts):
         return error(400, "invalid", "revert must be a list of edit ids.")
     try:
         with transaction.atomic():
@@ -220,7 +259,7 @@ def record_update(request: HttpRequest, pk: int, record_pk: int) -> JsonResponse
 def _type_key(privacy_request: PrivacyRequest, key: Any) -> tuple[Result, str]:
     """``"<result id>:<object type>"`` -> the request's Result and the type."""
     head, sep, object_type = str(key).partition(":")
-    if not sep or not _PAGE.fullmatch(head) or not object_type:
+    if not sep or not _PAGE.fullmatch(head) or not object_type or not _id(int(head)):
         raise ValidationError(f"{key!r} is not '<result id>:<object type>'.")
     result = privacy_request.results.filter(pk=int(head)).first()
     if result is None:
@@ -263,7 +302,7 @@ def request_selection(request: HttpRequest, pk: int) -> JsonResponse:
     if privacy_request is None:
         return error(404, "not_found", "No such request.")
     if request.method == "PATCH":
-        body = _json_object(request)
+        body = _storable_body(request)
         if isinstance(body, JsonResponse):
             return body
         types = body.get("object_types", {})
@@ -324,7 +363,7 @@ def request_deny(request: HttpRequest, pk: int) -> JsonResponse:
     privacy_request = _get_request(pk)
     if privacy_request is None:
         return error(404, "not_found", "No such request.")
-    body = _json_object(request)
+    body = _storable_body(request)
     if isinstance(body, JsonResponse):
         return body
     reason = body.get("reason")

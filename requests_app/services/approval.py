@@ -101,9 +101,10 @@ def privacy_request_approve(request: PrivacyRequest, *, actor: User) -> Report:
     Three steps, so that building a large report (seconds to minutes) never holds a
     database transaction: on SQLite an open write transaction would stop every fetch
     worker for that long. (1) Under the row lock: check and freeze the review with an
-    approval token. (2) Without a transaction: build and store the encrypted zip from
-    the frozen selection. (3) Under the row lock again: if the token is still ours and
-    the request still in review, record the Report and approve. Any failure removes
+    approval token. (2) Without a transaction: snapshot the frozen selection, then build
+    and store the encrypted zip from it. (3) Under the row lock again: if the token is
+    still ours, the freeze has not lapsed (APPROVAL_STALE_AFTER) and the request is
+    still in review, record the Report and approve. Any failure removes
     the stored blob and unfreezes the review.
     """
     require_role(actor, "approve")
@@ -121,13 +122,22 @@ def privacy_request_approve(request: PrivacyRequest, *, actor: User) -> Report:
         sections = report_sections(frozen)
         meta = report_meta(frozen, generated_at)
         files = report_files(frozen)
+        # What the zip releases, read from the frozen review before the build (the
+        # review may only change again once the freeze lapses, which step 3 refuses).
+        snapshot = selection_snapshot(frozen)
         stored_name, digest = report_storage.save_encrypted_from(
             lambda f: write_report_zip(meta, sections, f, files=files),
             f"request-{frozen.pk}-{uuid.uuid4().hex}.zip.enc",
         )
         with transaction.atomic():
             locked = PrivacyRequest.objects.select_for_update().get(pk=request.pk)
-            if locked.approval_token != token or locked.status != PrivacyRequest.Status.IN_REVIEW:
+            if (
+                locked.approval_token != token
+                or locked.status != PrivacyRequest.Status.IN_REVIEW
+                # A build that outlived APPROVAL_STALE_AFTER no longer froze the review:
+                # its selection may have changed since, so the zip may be out of date.
+                or not approval_in_progress(locked)
+            ):
                 raise ReviewLocked(
                     "The request changed while its report was being built; approve again."
                 )
@@ -145,7 +155,7 @@ def privacy_request_approve(request: PrivacyRequest, *, actor: User) -> Report:
                 generated_at=generated_at,
                 approved_by=actor,
                 approved_at=timezone.now(),
-                selection_snapshot=selection_snapshot(locked),
+                selection_snapshot=snapshot,
             )
             locked.approval_token = None
             locked.approval_started_at = None

@@ -437,5 +437,13 @@ DIRECT_CONTACT_UPLOAD_EXTENSIONS = env.list(
     "DIRECT_CONTACT_UPLOAD_EXTENSIONS",
     default=["pdf", "csv", "json", "txt", "xml", "zip", "png", "jpg", "jpeg", "xlsx", "docx"],
 )
+# Uploads stay in memory (portal/uploads.py): Django's default would write any upload
+# over 2.5 MB to a temporary file in plaintext, and these are personal data, stored
+# only encrypted. Memory per request is bounded by the contact page's own limits (files
+# per answer x bytes per file, plus 1 MiB for the form); a larger body is refused.
+FILE_UPLOAD_HANDLERS = ["portal.uploads.BoundedMemoryFileUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = (
+    DIRECT_CONTACT_UPLOAD_MAX_BYTES * DIRECT_CONTACT_UPLOAD_MAX_FILES + 2**20
+)
 # How often the scheduled tick sends due reminders, escalates and retries failed emails.
 DIRECT_CONTACT_TICK_MINUTES = env.int("DIRECT_CONTACT_TICK_MINUTES", default=15)

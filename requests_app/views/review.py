@@ -190,6 +190,8 @@ def review_type(request: HttpRequest, pk: int, result_pk: int, object_type: str)
             "rows": page.records,
             "columns": [f for f in item.fields if f.selected],
             "hidden_fields": item.hidden_fields,
+            # Each record stands for an uploaded file, released or withheld whole with it.
+            "attached_files": item.object_type in review.ATTACHED_FILE_TYPES,
             "here": request.get_full_path(),
             **_roles(request, privacy_request),
         },

@@ -202,3 +202,20 @@ def test_dashboard_and_list_count_what_waits_for_review_and_approval(client, rev
     listing = client.get("/requests/").content.decode()
     assert "2 waiting for review" in listing and "1 of them ready for approval" in listing
     assert "1 approved, not yet delivered" in listing
+
+
+def test_attached_files_say_they_go_with_their_record(client, review):
+    request, _result, _record = review
+    files = ResultFactory(request=request, status="succeeded", workflow="dc_access")
+    RecordFactory(
+        result=files,
+        object_type="direct_contact_file",
+        external_id="contact-files/x.enc",
+        data={"file": "files/HR/export.csv", "name": "export.csv", "size": 12},
+    )
+    _login(client, [Role.REVIEWER])
+    page = client.get(f"/requests/{request.pk}/review/{files.pk}/direct_contact_file/")
+    html = page.content.decode()
+    assert "released or withheld with its record" in html
+    meetings = client.get(f"/requests/{request.pk}/review/{_result.pk}/meeting/").content
+    assert b"released or withheld with its record" not in meetings

@@ -219,3 +219,23 @@ def test_attached_files_say_they_go_with_their_record(client, review):
     assert "released or withheld with its record" in html
     meetings = client.get(f"/requests/{request.pk}/review/{_result.pk}/meeting/").content
     assert b"released or withheld with its record" not in meetings
+
+
+def test_cells_escape_hostile_paths_ids_and_values(client):
+    request = PrivacyRequestFactory(status=PrivacyRequest.Status.IN_REVIEW)
+    result = ResultFactory(request=request, status="succeeded")
+    record = RecordFactory(
+        result=result,
+        object_type="meeting",
+        external_id='"><img src=x>',
+        data={"<b>k</b>": "<script>v</script>", "n": 7, "none": None},
+    )
+    _login(client, [Role.REVIEWER])
+    html = client.get(f"/requests/{request.pk}/review/{result.pk}/meeting/").content.decode()
+    assert "<script>v" not in html and "&lt;script&gt;v&lt;/script&gt;" in html
+    assert "<b>k</b>" not in html and "&lt;b&gt;k&lt;/b&gt;" in html
+    assert '"><img src=x>' not in html
+    edit_link = (
+        f"/requests/{request.pk}/review/records/{record.pk}/edit/?path=%3Cb%3Ek%3C/b%3E&amp;next="
+    )
+    assert edit_link in html

@@ -11,6 +11,7 @@ one (the next round), and the old row, blob and audit stay.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 
 from django.conf import settings
@@ -25,7 +26,11 @@ from portal.models import User
 from portal.report_storage import DecryptedBlob
 from portal.roles import require_role, user_can
 from requests_app.models import PrivacyRequest, Regulation, Report, Result
-from requests_app.reports import render_report_html_string, write_report_zip
+from requests_app.reports import (
+    render_report_html_string,
+    stream_report_html,
+    write_report_zip,
+)
 from requests_app.services.delivery import download_link_after_approval
 from requests_app.services.fetching.lifecycle import privacy_request_status_set
 from requests_app.services.notifications import notify_after_commit, notify_denied
@@ -90,6 +95,18 @@ def review_preview_html(request: PrivacyRequest, generated_at: datetime | None =
     """report.html for the current selection, exactly as approval would write it."""
     generated_at = generated_at or _now()
     return render_report_html_string(report_meta(request, generated_at), report_sections(request))
+
+
+def review_preview_stream(
+    request: PrivacyRequest, generated_at: datetime | None = None
+) -> Iterator[bytes]:
+    """report.html for the current selection as UTF-8 chunks, byte-equal to what approval
+    writes; records are read while streaming, so a large report never sits in memory.
+
+    The selection (which types and columns) is read now, before the response starts.
+    """
+    generated_at = generated_at or _now()
+    return stream_report_html(report_meta(request, generated_at), report_sections(request))
 
 
 def privacy_request_approve(request: PrivacyRequest, *, actor: User) -> Report:

@@ -20,6 +20,7 @@ from django.http import (
     HttpResponse,
     HttpResponseBase,
     HttpResponseRedirect,
+    StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -445,11 +446,13 @@ def _report_csp(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
 @require_GET
 @xframe_options_sameorigin
 @_report_csp
-def review_preview(request: HttpRequest, pk: int) -> HttpResponse:
-    """report.html exactly as the subject would get it from the current selection."""
+def review_preview(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """report.html exactly as the subject would get it from the current selection, streamed
+    (a report of 100,000 records is never held in memory)."""
     privacy_request = _get_request(pk)
-    html = approval.review_preview_html(privacy_request)
-    response = HttpResponse(html.encode("utf-8"), content_type="text/html; charset=utf-8")
+    response = StreamingHttpResponse(
+        approval.review_preview_stream(privacy_request), content_type="text/html; charset=utf-8"
+    )
     add_never_cache_headers(response)
     response["X-Robots-Tag"] = "noindex"
     return response

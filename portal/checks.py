@@ -9,11 +9,15 @@ from django.db import DatabaseError
 
 @register(Tags.security)
 def check_secrets_decrypt(app_configs=None, **kwargs):
-    """Stored secrets must decrypt with FIELD_ENCRYPTION_KEY (the library would hide it)."""
+    """Stored secrets and blobs must decrypt with FIELD_ENCRYPTION_KEY (the library would
+    hide it). Blobs (reports, Direct Contact files) are checked by their header's key id
+    only, so the check stays cheap."""
     from portal.crypto import undecryptable_rows
+    from portal.report_storage import blobs_under_unknown_keys
 
     try:
         problems = undecryptable_rows()
+        blobs = blobs_under_unknown_keys()
     except DatabaseError:
         return []  # Tables not migrated yet; nothing stored to check.
     return [
@@ -26,6 +30,16 @@ def check_secrets_decrypt(app_configs=None, **kwargs):
             id="portal.E001",
         )
         for p in problems
+    ] + [
+        Error(
+            "A stored file is encrypted with a key FIELD_ENCRYPTION_KEY no longer holds.",
+            hint=(
+                f"{b}. Restore the key that encrypted it (several keys may be listed, "
+                "comma-separated), then run rotate_encryption_keys."
+            ),
+            id="portal.E001",
+        )
+        for b in blobs
     ]
 
 

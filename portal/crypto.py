@@ -78,8 +78,10 @@ def undecryptable_rows() -> list[str]:
 
 
 def rotate_encryption(batch_size: int = 500) -> int:
-    """Re-encrypt every secret, MFA seeds included, with the first key; returns rows written."""
+    """Re-encrypt every secret, MFA seeds included, and every stored blob (reports, files)
+    with the first key, so the old keys can be removed; returns rows and blobs written."""
     from portal.mfa_crypto import seeds_rotate
+    from portal.report_storage import blobs_rotate
 
     written = seeds_rotate()
     for model, attname in encrypted_fields():
@@ -88,4 +90,4 @@ def rotate_encryption(batch_size: int = 500) -> int:
             if value:
                 model._default_manager.filter(pk=obj.pk).update(**{attname: value})
                 written += 1
-    return written
+    return written + blobs_rotate()

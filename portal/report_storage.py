@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
@@ -141,12 +141,23 @@ def plaintext_digest(name: str, *, keys: Sequence[str | bytes] | None = None) ->
     return digest.hexdigest(), size
 
 
-def reencrypt(name: str, *, keys: Sequence[str | bytes] | None = None) -> str:
+def _sibling_name(name: str) -> str:
+    """A fresh name in the same folder, same extensions: ``a/x.zip.enc`` -> ``a/<uuid>.zip.enc``."""
+    folder, _, base = name.rpartition("/")
+    _, dot, suffix = base.partition(".")
+    fresh = uuid.uuid4().hex + (dot + suffix if dot else "")
+    return f"{folder}/{fresh}" if folder else fresh
+
+
+def reencrypt(
+    name: str, *, keys: Sequence[str | bytes] | None = None, delete_old: bool = True
+) -> str:
     """Rotate one blob to the first configured key; returns its (possibly new) name.
 
-    The rotated copy is stored under a new name and the old blob deleted only
+    The rotated copy is stored under a new name, and the old blob is deleted only
     after the copy is complete, so a failure leaves the original intact. The
-    caller must record the returned name.
+    caller must record the returned name; with ``delete_old=False`` it deletes the
+    old blob itself once the new name is recorded (``blobs_rotate`` does).
     """
     storage = report_storage()
     with storage.open(name, "rb") as src:
@@ -155,9 +166,88 @@ def reencrypt(name: str, *, keys: Sequence[str | bytes] | None = None) -> str:
     with storage.open(name, "rb") as src, tempfile.TemporaryFile() as cipher:
         streamcrypt.reencrypt_stream(src, cipher, keys=keys)
         cipher.seek(0)
-        new_name = storage.save(_new_name(None), File(cipher))
-    storage.delete(name)
+        new_name = storage.save(_sibling_name(name), File(cipher))
+    if delete_old:
+        storage.delete(name)
     return new_name
+
+
+# --- who owns the stored blobs ------------------------------------------------------------------
+#
+# portal stores blobs for apps above it (reports, Direct Contact files) but must not
+# import them. Each owner registers, from its AppConfig.ready(), a function that lists
+# its blob names and one that records a blob's new name; key rotation and the start-up
+# check go through this registry.
+
+BlobNames = Callable[[], Iterable[str]]
+BlobRenamed = Callable[[str, str], None]
+_OWNERS: dict[str, tuple[str, BlobNames, BlobRenamed]] = {}
+
+
+def blob_owner_register(uid: str, names: BlobNames, renamed: BlobRenamed) -> None:
+    """Register an owner of stored blobs (idempotent per ``uid``, e.g. "app.Model").
+
+    ``names()`` lists every blob name the owner's rows hold; ``renamed(old, new)``
+    points every row that holds ``old`` at ``new`` (in one transaction) and raises
+    if it cannot.
+    """
+    _OWNERS[uid] = (uid, names, renamed)
+
+
+def blob_names() -> Iterator[str]:
+    """Every blob name a registered owner holds."""
+    for _, names, _ in list(_OWNERS.values()):
+        yield from names()
+
+
+def blobs_rotate(*, keys: Sequence[str | bytes] | None = None) -> int:
+    """Re-encrypt every owned blob under the first key; returns how many were rewritten.
+
+    Per blob: write the rotated copy, then record its name on the owner's rows, then
+    delete the old blob. A failure in between leaves the rows on the old blob (still
+    readable with the old key) and removes the copy; running again picks up from there.
+    """
+    rewritten = 0
+    for _, names, renamed in list(_OWNERS.values()):
+        for name in list(names()):  # a list: the rows change while we go
+            try:
+                new_name = reencrypt(name, keys=keys, delete_old=False)
+            except FileNotFoundError:
+                continue  # purged meanwhile: nothing to rotate
+            if new_name == name:
+                continue
+            try:
+                renamed(name, new_name)
+            except BaseException:
+                delete(new_name)
+                raise
+            delete(name)
+            rewritten += 1
+    return rewritten
+
+
+def blobs_under_unknown_keys(*, keys: Sequence[str | bytes] | None = None) -> list[str]:
+    """Name every owned blob whose header names no configured key (reads headers only).
+
+    A missing blob is not reported here (a purge may be in progress); an unreadable
+    header is.
+    """
+    known = {k.key_id for k in streamcrypt.stream_keys(keys)}
+    storage = report_storage()
+    problems = []
+    for label, names, _ in list(_OWNERS.values()):
+        for name in names():
+            try:
+                with storage.open(name, "rb") as src:
+                    key_id = streamcrypt.key_id(src)
+            except FileNotFoundError:
+                continue
+            except streamcrypt.StreamCryptError:
+                problems.append(f"{label} blob={name} (not an encrypted blob)")
+                continue
+            if key_id not in known:
+                problems.append(f"{label} blob={name} key id={key_id.hex()}")
+    return problems
 
 
 def delete(name: str) -> None:

@@ -457,5 +457,13 @@ DIRECT_CONTACT_UPLOAD_EXTENSIONS = env.list(
 # Rate limits of the contact page ("count/unit"): per IP address and per task.
 DIRECT_CONTACT_IP_RATE_LIMIT = env.str("DIRECT_CONTACT_IP_RATE_LIMIT", default="120/h")
 DIRECT_CONTACT_TASK_RATE_LIMIT = env.str("DIRECT_CONTACT_TASK_RATE_LIMIT", default="60/h")
+# Uploads stay in memory (portal/uploads.py): Django's default would write any upload
+# over 2.5 MB to a temporary file in plaintext, and these are personal data, stored
+# only encrypted. Memory per request is bounded by the contact page's own limits (files
+# per answer x bytes per file, plus 1 MiB for the form); a larger body is refused.
+FILE_UPLOAD_HANDLERS = ["portal.uploads.BoundedMemoryFileUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = (
+    DIRECT_CONTACT_UPLOAD_MAX_BYTES * DIRECT_CONTACT_UPLOAD_MAX_FILES + 2**20
+)
 # How often the scheduled tick sends due reminders, escalates and retries failed emails.
 DIRECT_CONTACT_TICK_MINUTES = env.int("DIRECT_CONTACT_TICK_MINUTES", default=15)

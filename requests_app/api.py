@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from connectors.selectors import connection_list, connection_scope_report
 from portal.api_tokens import api_token_resolve, api_token_throttle
+from portal.roles import user_can
 from requests_app.models import PrivacyRequest
 from requests_app.selectors import privacy_request_record_counts
 from requests_app.services.intake import (
@@ -140,6 +141,8 @@ def requests_collection(request: HttpRequest) -> JsonResponse:
         response = error(405, "method_not_allowed", "Listing is not offered; use POST.")
         response["Allow"] = "POST"
         return response
+    if not user_can(request.user, "review"):  # creating starts fetches: operator work
+        return error(403, "forbidden", "Your role does not allow this (review).")
     body = _json_object(request)
     if isinstance(body, JsonResponse):
         return body

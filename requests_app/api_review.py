@@ -19,7 +19,9 @@ from django.http import HttpRequest, JsonResponse
 
 from connectors.providers.field_rules import CREDENTIAL, rule_for
 from portal.audit import audit_record
+from portal.roles import user_can
 from requests_app.api import (
+    _MAX_PK,
     _PAGE,
     RECORDS_PAGE_SIZE,
     _get_request,
@@ -50,6 +52,46 @@ def _service_error(exc: Exception) -> JsonResponse:
     return error(400, "invalid", " ".join(exc.messages))
 
 
+def _unstorable(value: Any, where: str = "body") -> str | None:
+    """Where ``value`` (a parsed JSON body) holds text no database can store, if anywhere.
+
+    PostgreSQL refuses NUL in text and JSON, and neither database stores a lone
+    surrogate (not UTF-8); both would otherwise reach ORM filters and writes as a 500.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            return f"{where} contains a NUL character."
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{where} contains an unpaired surrogate (not UTF-8)."
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if problem := _unstorable(key, where) or _unstorable(item, where):
+                return problem
+    elif isinstance(value, list):
+        for item in value:
+            if problem := _unstorable(item, where):
+                return problem
+    return None
+
+
+def _storable_body(request: HttpRequest) -> dict[str, Any] | JsonResponse:
+    """The JSON object body, refused with 400 ``invalid_parameter`` if it holds unstorable text."""
+    body = _json_object(request)
+    if isinstance(body, JsonResponse):
+        return body
+    if problem := _unstorable(body):
+        return error(400, "invalid_parameter", problem)
+    return body
+
+
+def _id(value: Any) -> bool:
+    """A positive whole number that fits a database id (a bigger one overflows the driver)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= _MAX_PK
+
+
 def _mask_credentials(provider: str, object_type: str, data: Any) -> tuple[Any, list[str]]:
     """The record with credential values replaced, and the masked paths.
 
@@ -60,12 +102,8 @@ def _mask_credentials(provider: str, object_type: str, data: Any) -> tuple[Any, 
         return data, []
     masked: list[str] = []
     for path, value in flatten_record(data).items():
-        rule = rule_for(provider, object_type, path)
-        if rule is None or rule.kind != CREDENTIAL:
-            continue
-        if rule.when is not None and not rule.when(value):
-            continue
-        masked.append(path)
+        if _is_credential(provider, object_type, path, value):
+            masked.append(path)
     if not masked:
         return data, []
     out = copy.deepcopy(data)
@@ -78,13 +116,29 @@ def _mask_credentials(provider: str, object_type: str, data: Any) -> tuple[Any, 
     return out, masked
 
 
-def _edit_json(edit: RecordEdit) -> dict[str, Any]:
+def _is_credential(provider: str, object_type: str, path: str, *values: Any) -> bool:
+    """Whether ``path`` is a credential rule's field for any of ``values`` (honours ``when``)."""
+    rule = rule_for(provider, object_type, path)
+    if rule is None or rule.kind != CREDENTIAL:
+        return False
+    return rule.when is None or any(rule.when(v) for v in values)
+
+
+def _edit_json(edit: RecordEdit, provider: str, object_type: str) -> dict[str, Any]:
+    """One edit; the value and original are masked together where the path is a credential
+    (an edited start link is as much a credential as the fetched one)."""
+    missing = edit.original == RecordEdit.MISSING_ORIGINAL
+    original = None if missing else edit.original
+    value = edit.value
+    if _is_credential(provider, object_type, edit.path, value, original):
+        value = CREDENTIAL_MASK
+        original = None if missing else CREDENTIAL_MASK
     return {
         "id": edit.pk,
         "path": edit.path,
-        "value": edit.value,
-        "original": None if edit.original == RecordEdit.MISSING_ORIGINAL else edit.original,
-        "original_missing": edit.original == RecordEdit.MISSING_ORIGINAL,
+        "value": value,
+        "original": original,
+        "original_missing": missing,
         "reason": edit.reason,
         "edited_by": edit.edited_by.email if edit.edited_by else None,
         "edited_at": edit.edited_at.isoformat(),
@@ -105,7 +159,10 @@ def record_json(record: Record, result: Result) -> dict[str, Any]:
         "included": record.included,
         "data": data,
         "masked_credentials": masked,
-        "edits": [_edit_json(e) for e in sorted(edits, key=lambda e: e.pk)],
+        "edits": [
+            _edit_json(e, result.provider, record.object_type)
+            for e in sorted(edits, key=lambda e: e.pk)
+        ],
     }
 
 
@@ -155,7 +212,7 @@ def record_update(request: HttpRequest, pk: int, record_pk: int) -> JsonResponse
     record = Record.objects.filter(pk=record_pk, result__request=privacy_request).first()
     if record is None:
         return error(404, "not_found", "No such record in this request.")
-    body = _json_object(request)
+    body = _storable_body(request)
     if isinstance(body, JsonResponse):
         return body
     unknown = set(body) - {"included", "edits", "revert"}
@@ -167,9 +224,7 @@ def record_update(request: HttpRequest, pk: int, record_pk: int) -> JsonResponse
         isinstance(e, dict) and set(e) <= {"path", "value", "reason"} and "path" in e for e in edits
     ):
         return error(400, "invalid", "edits must be a list of {path, value, reason} objects.")
-    if not isinstance(reverts, list) or not all(
-        isinstance(i, int) and not isinstance(i, bool) for i in reverts
-    ):
+    if not isinstance(reverts, list) or not all(_id(i) for i in reverts):
         return error(400, "invalid", "revert must be a list of edit ids.")
     try:
         with transaction.atomic():
@@ -204,7 +259,7 @@ def record_update(request: HttpRequest, pk: int, record_pk: int) -> JsonResponse
 def _type_key(privacy_request: PrivacyRequest, key: Any) -> tuple[Result, str]:
     """``"<result id>:<object type>"`` -> the request's Result and the type."""
     head, sep, object_type = str(key).partition(":")
-    if not sep or not _PAGE.fullmatch(head) or not object_type:
+    if not sep or not _PAGE.fullmatch(head) or not object_type or not _id(int(head)):
         raise ValidationError(f"{key!r} is not '<result id>:<object type>'.")
     result = privacy_request.results.filter(pk=int(head)).first()
     if result is None:
@@ -247,7 +302,7 @@ def request_selection(request: HttpRequest, pk: int) -> JsonResponse:
     if privacy_request is None:
         return error(404, "not_found", "No such request.")
     if request.method == "PATCH":
-        body = _json_object(request)
+        body = _storable_body(request)
         if isinstance(body, JsonResponse):
             return body
         types = body.get("object_types", {})
@@ -308,7 +363,7 @@ def request_deny(request: HttpRequest, pk: int) -> JsonResponse:
     privacy_request = _get_request(pk)
     if privacy_request is None:
         return error(404, "not_found", "No such request.")
-    body = _json_object(request)
+    body = _storable_body(request)
     if isinstance(body, JsonResponse):
         return body
     reason = body.get("reason")
@@ -324,7 +379,13 @@ def request_deny(request: HttpRequest, pk: int) -> JsonResponse:
 
 @api_view(("GET",))
 def request_report(request: HttpRequest, pk: int):
-    """Stream the current approved report (decrypted) with its checksum; audited."""
+    """Stream the current approved report (decrypted) with its checksum; audited.
+
+    Needs the review or approve role, as the staff download does: a Viewer or a staff
+    member without a role reads the review, not the subject's whole report.
+    """
+    if not (user_can(request.user, "review") or user_can(request.user, "approve")):
+        return error(403, "forbidden", "Your role does not allow this (download).")
     privacy_request = _get_request(pk)
     if privacy_request is None:
         return error(404, "not_found", "No such request.")

@@ -6,8 +6,9 @@ written straight into the zip entry, so memory does not grow with the number of
 records. Nothing reads the clock: ``ReportMeta.generated_at`` dates the report and
 the zip entries, so the same input always gives the same bytes.
 
-``render_report_html`` is the only code that writes report.html; the staff preview
-calls it too, so what staff preview is byte for byte what the subject receives.
+``_report_html_parts`` is the only code that makes report.html: ``render_report_html``
+writes it into the zip and ``stream_report_html`` streams the staff preview from it,
+so what staff preview is byte for byte what the subject receives.
 """
 
 from __future__ import annotations
@@ -372,7 +373,8 @@ def _html_value(value: Any) -> str:
     return _esc(_scalar_text(value))
 
 
-def _write_rows(section: ReportSection, first: dict, rest: Iterator[dict], out: TextIO) -> int:
+def _row_parts(section: ReportSection, first: dict, rest: Iterator[dict]) -> Iterator[str]:
+    """One piece of HTML per record; the generator returns how many records it wrote."""
     columns = section.columns
     paths = [tuple(c.split(".")) for c in columns]
     wide = len(columns) > WIDE_COLUMNS
@@ -384,50 +386,45 @@ def _write_rows(section: ReportSection, first: dict, rest: Iterator[dict], out: 
         cells = [_html_value(_lookup(record, p)) for p in paths]
         if wide:
             fields = "".join(f"<dt>{h}</dt><dd>{v}</dd>" for h, v in zip(heads, cells, strict=True))
-            out.write(
+            yield (
                 f'<article class="record"><h4>Record {count}</h4>'
                 f'<dl class="fields">{fields}</dl></article>\n'
             )
         else:
-            out.write(f"<tr><td>{count}</td>{''.join(f'<td>{v}</td>' for v in cells)}</tr>\n")
+            yield f"<tr><td>{count}</td>{''.join(f'<td>{v}</td>' for v in cells)}</tr>\n"
         record = next(rest, None)
     return count
 
 
-def render_report_html(meta: ReportMeta, sections: list[ReportSection], out: TextIO) -> list[int]:
-    """Write report.html (self-contained, escaped, printable); returns per-section counts.
-
-    The same function renders the staff preview, so preview and delivery match
-    byte for byte. Records are written one at a time.
-    """
+def _report_html_parts(
+    meta: ReportMeta, sections: list[ReportSection], counts: dict[int, int]
+) -> Iterator[str]:
+    """report.html piece by piece (a record at a time); fills ``counts`` per section id."""
     groups = _systems(sections)
     anchors = {id(s): f"section-{i + 1}" for i, s in enumerate(sections)}
     generated = _human_time(meta.generated_at)
-    out.write(
-        _render(
-            "head.html",
-            {
-                "reference": meta.reference,
-                "request_type": meta.request_type,
-                "regulation": meta.regulation,
-                "subject_name": meta.subject_name,
-                "subject_email": meta.subject_email,
-                "received": _human_time(meta.received_at),
-                "generated": generated,
-                "css": mark_safe(report_css()),  # noqa: S308 - our own static style sheet
-                "systems": [
-                    {
-                        "name": system,
-                        "sections": [{"anchor": anchors[id(s)], "label": s.label} for s in group],
-                    }
-                    for system, _provider, group in groups
-                ],
-            },
-        )
+    yield _render(
+        "head.html",
+        {
+            "reference": meta.reference,
+            "request_type": meta.request_type,
+            "regulation": meta.regulation,
+            "subject_name": meta.subject_name,
+            "subject_email": meta.subject_email,
+            "received": _human_time(meta.received_at),
+            "generated": generated,
+            "css": mark_safe(report_css()),  # noqa: S308 - our own static style sheet
+            "systems": [
+                {
+                    "name": system,
+                    "sections": [{"anchor": anchors[id(s)], "label": s.label} for s in group],
+                }
+                for system, _provider, group in groups
+            ],
+        },
     )
-    counts: dict[int, int] = {}
     for system, provider, group in groups:
-        out.write(_render("system_start.html", {"name": system, "provider": provider}))
+        yield _render("system_start.html", {"name": system, "provider": provider})
         for section in group:
             records = section.records()
             first = next(records, None)
@@ -442,13 +439,52 @@ def render_report_html(meta: ReportMeta, sections: list[ReportSection], out: Tex
                 "layout": layout,
                 "columns": section.columns,
             }
-            out.write(_render("section_start.html", context))
-            count = 0 if first is None else _write_rows(section, first, records, out)
-            out.write(_render("section_end.html", {"layout": layout, "count": count}))
+            yield _render("section_start.html", context)
+            count = 0
+            if first is not None:
+                count = yield from _row_parts(section, first, records)
+            yield _render("section_end.html", {"layout": layout, "count": count})
             counts[id(section)] = count
-        out.write(_render("system_end.html", {}))
-    out.write(_render("foot.html", {"reference": meta.reference, "generated": generated}))
+        yield _render("system_end.html", {})
+    yield _render("foot.html", {"reference": meta.reference, "generated": generated})
+
+
+def render_report_html(meta: ReportMeta, sections: list[ReportSection], out: TextIO) -> list[int]:
+    """Write report.html (self-contained, escaped, printable); returns per-section counts.
+
+    The same pieces make the staff preview (``stream_report_html``), so preview and
+    delivery match byte for byte. Records are written one at a time.
+    """
+    counts: dict[int, int] = {}
+    for part in _report_html_parts(meta, sections, counts):
+        out.write(part)
     return [counts[id(s)] for s in sections]
+
+
+HTML_CHUNK_CHARS = 64 * 1024
+# How every text entry of the zip (and the streamed preview) encodes what UTF-8 cannot.
+HTML_ENCODING_ERRORS = "replace"
+
+
+def stream_report_html(
+    meta: ReportMeta, sections: list[ReportSection], chunk_size: int = HTML_CHUNK_CHARS
+) -> Iterator[bytes]:
+    """report.html as UTF-8 chunks of about ``chunk_size`` characters, for a streamed
+    preview: the text sink that the zip entry writes to, turned into a generator.
+
+    Encoded exactly as the zip entry is (``errors="replace"`` for a provider's lone
+    surrogate), so the bytes equal the delivered report.html.
+    """
+    pending: list[str] = []
+    size = 0
+    for part in _report_html_parts(meta, sections, {}):
+        pending.append(part)
+        size += len(part)
+        if size >= chunk_size:
+            yield "".join(pending).encode("utf-8", HTML_ENCODING_ERRORS)
+            pending, size = [], 0
+    if pending:
+        yield "".join(pending).encode("utf-8", HTML_ENCODING_ERRORS)
 
 
 # --- README and zip ---------------------------------------------------------------------------
@@ -554,8 +590,8 @@ def write_report_zip(
         archive: zipfile.ZipFile, name: str, encoding: str = "utf-8"
     ) -> io.TextIOWrapper:
         raw = archive.open(_entry(name, when), "w", force_zip64=True)
-        # A lone surrogate from a provider must not abort an approval: it becomes U+FFFD.
-        return io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
+        # A lone surrogate from a provider must not abort an approval: it is replaced.
+        return io.TextIOWrapper(raw, encoding=encoding, errors=HTML_ENCODING_ERRORS, newline="")
 
     with zipfile.ZipFile(sink, "w") as archive:  # type: ignore[arg-type]
         with text_entry(archive, "README.txt") as out:

@@ -48,6 +48,10 @@ _START = "The start link logs whoever opens it in as the host."
 _JOIN = "This join link carries the meeting passcode (pwd=), which admits anyone."
 _FILES = "These links carry an access token that lets anyone download the recording."
 _SIDES = "The other party of a call: one side of each call is another person."
+_PERSONAL_LINK = (
+    "This personal meeting link carries the room's passcode (pwd=), which admits anyone "
+    "to the subject's personal meeting room."
+)
 
 _MEETING = [
     credential("start_url", _START),
@@ -89,6 +93,17 @@ def _call_sides() -> list:
 
 RULES = FieldRules(
     {
+        # GET /users/{userId} (see docs/providers.md, 'Zoom: users and lookup'): the profile
+        # is the subject's own, except a personal link with its passcode and the manager
+        # (another person). pmi, vanity_url, jid and pic_url admit nobody on their own.
+        "user": [
+            credential("personal_meeting_url", _PERSONAL_LINK, when=_PASSCODE),
+            other_people("manager", "The subject's manager: another person."),
+        ],
+        # GET /users/{userId}/settings.
+        "settings": [
+            credential("schedule_meeting.pmi_password", _PASSWORD),
+        ],
         "meeting": _MEETING,
         "webinar": [
             *_MEETING,

@@ -11,6 +11,7 @@ one (the next round), and the old row, blob and audit stay.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 
 from django.conf import settings
@@ -25,7 +26,11 @@ from portal.models import User
 from portal.report_storage import DecryptedBlob
 from portal.roles import require_role, user_can
 from requests_app.models import PrivacyRequest, Regulation, Report, Result
-from requests_app.reports import render_report_html_string, write_report_zip
+from requests_app.reports import (
+    render_report_html_string,
+    stream_report_html,
+    write_report_zip,
+)
 from requests_app.services.delivery import download_link_after_approval
 from requests_app.services.fetching.lifecycle import privacy_request_status_set
 from requests_app.services.notifications import notify_after_commit, notify_denied
@@ -92,6 +97,18 @@ def review_preview_html(request: PrivacyRequest, generated_at: datetime | None =
     return render_report_html_string(report_meta(request, generated_at), report_sections(request))
 
 
+def review_preview_stream(
+    request: PrivacyRequest, generated_at: datetime | None = None
+) -> Iterator[bytes]:
+    """report.html for the current selection as UTF-8 chunks, byte-equal to what approval
+    writes; records are read while streaming, so a large report never sits in memory.
+
+    The selection (which types and columns) is read now, before the response starts.
+    """
+    generated_at = generated_at or _now()
+    return stream_report_html(report_meta(request, generated_at), report_sections(request))
+
+
 def privacy_request_approve(request: PrivacyRequest, *, actor: User) -> Report:
     """Freeze the review, build and store the encrypted report once, mark it approved.
 
@@ -101,9 +118,10 @@ def privacy_request_approve(request: PrivacyRequest, *, actor: User) -> Report:
     Three steps, so that building a large report (seconds to minutes) never holds a
     database transaction: on SQLite an open write transaction would stop every fetch
     worker for that long. (1) Under the row lock: check and freeze the review with an
-    approval token. (2) Without a transaction: build and store the encrypted zip from
-    the frozen selection. (3) Under the row lock again: if the token is still ours and
-    the request still in review, record the Report and approve. Any failure removes
+    approval token. (2) Without a transaction: snapshot the frozen selection, then build
+    and store the encrypted zip from it. (3) Under the row lock again: if the token is
+    still ours, the freeze has not lapsed (APPROVAL_STALE_AFTER) and the request is
+    still in review, record the Report and approve. Any failure removes
     the stored blob and unfreezes the review.
     """
     require_role(actor, "approve")
@@ -121,13 +139,22 @@ def privacy_request_approve(request: PrivacyRequest, *, actor: User) -> Report:
         sections = report_sections(frozen)
         meta = report_meta(frozen, generated_at)
         files = report_files(frozen)
+        # What the zip releases, read from the frozen review before the build (the
+        # review may only change again once the freeze lapses, which step 3 refuses).
+        snapshot = selection_snapshot(frozen)
         stored_name, digest = report_storage.save_encrypted_from(
             lambda f: write_report_zip(meta, sections, f, files=files),
             f"request-{frozen.pk}-{uuid.uuid4().hex}.zip.enc",
         )
         with transaction.atomic():
             locked = PrivacyRequest.objects.select_for_update().get(pk=request.pk)
-            if locked.approval_token != token or locked.status != PrivacyRequest.Status.IN_REVIEW:
+            if (
+                locked.approval_token != token
+                or locked.status != PrivacyRequest.Status.IN_REVIEW
+                # A build that outlived APPROVAL_STALE_AFTER no longer froze the review:
+                # its selection may have changed since, so the zip may be out of date.
+                or not approval_in_progress(locked)
+            ):
                 raise ReviewLocked(
                     "The request changed while its report was being built; approve again."
                 )
@@ -145,7 +172,7 @@ def privacy_request_approve(request: PrivacyRequest, *, actor: User) -> Report:
                 generated_at=generated_at,
                 approved_by=actor,
                 approved_at=timezone.now(),
-                selection_snapshot=selection_snapshot(locked),
+                selection_snapshot=snapshot,
             )
             locked.approval_token = None
             locked.approval_started_at = None

@@ -20,6 +20,7 @@ from django.http import (
     HttpResponse,
     HttpResponseBase,
     HttpResponseRedirect,
+    StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -190,6 +191,8 @@ def review_type(request: HttpRequest, pk: int, result_pk: int, object_type: str)
             "rows": page.records,
             "columns": [f for f in item.fields if f.selected],
             "hidden_fields": item.hidden_fields,
+            # Each record stands for an uploaded file, released or withheld whole with it.
+            "attached_files": item.object_type in review.ATTACHED_FILE_TYPES,
             "here": request.get_full_path(),
             **_roles(request, privacy_request),
         },
@@ -443,11 +446,13 @@ def _report_csp(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
 @require_GET
 @xframe_options_sameorigin
 @_report_csp
-def review_preview(request: HttpRequest, pk: int) -> HttpResponse:
-    """report.html exactly as the subject would get it from the current selection."""
+def review_preview(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """report.html exactly as the subject would get it from the current selection, streamed
+    (a report of 100,000 records is never held in memory)."""
     privacy_request = _get_request(pk)
-    html = approval.review_preview_html(privacy_request)
-    response = HttpResponse(html.encode("utf-8"), content_type="text/html; charset=utf-8")
+    response = StreamingHttpResponse(
+        approval.review_preview_stream(privacy_request), content_type="text/html; charset=utf-8"
+    )
     add_never_cache_headers(response)
     response["X-Robots-Tag"] = "noindex"
     return response

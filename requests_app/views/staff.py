@@ -50,7 +50,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required
+@role_required("review")
 @require_http_methods(["GET", "POST"])
 def request_new(request: HttpRequest) -> HttpResponse:
     form = PrivacyRequestCreateForm(request.POST or None)

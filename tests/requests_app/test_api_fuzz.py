@@ -12,7 +12,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from portal.api_tokens import api_token_create
-from tests.factories import RecordFactory, ResultFactory
+from portal.roles import Role
+from tests.factories import (
+    RecordFactory,
+    ResultFactory,
+    StaffFactory,
+    in_review_result,
+    records_create,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore")]
 
@@ -169,4 +176,195 @@ def test_any_method_and_authorization_answers_json(client, token, method, path, 
     if method == "HEAD":  # no body to parse
         assert response.status_code < 500
         return
+    assert_json_answer(response)
+
+
+# --- review and release endpoints -----------------------------------------------------------
+
+MEETING = {
+    "id": 1,
+    "topic": "Budget",
+    "start_url": "https://zoom.example/s/1?zak=TOKEN",
+    "settings": {"host_video": True, "alternative_hosts": "x@example.com"},
+}
+# Paths and type names that exist, that nearly exist, and that no database can store.
+PATHS = ["topic", "settings.host_video", "start_url", "topic\x00", "\x00", "a..b", "J\ud800", ""]
+TYPES = ["meeting", "meet\x00ing", "\x00", "J\ud800", "call_log", ""]
+text_or_json = st.one_of(st.sampled_from(TRICKY), any_text, json_values)
+edit_items = st.fixed_dictionaries(
+    {"path": st.one_of(st.sampled_from(PATHS), any_text, json_values)},
+    optional={"value": text_or_json, "reason": st.one_of(st.just("Typo"), text_or_json)},
+)
+edit_ids = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([0, 1, 2**63 - 1, 2**63, 10**30]),
+    json_values,
+)
+record_bodies = st.dictionaries(
+    st.sampled_from(["included", "edits", "revert", "x"]),
+    st.one_of(
+        st.lists(edit_items, max_size=3),
+        st.lists(edit_ids, max_size=3),
+        json_values,
+    ),
+    max_size=3,
+)
+tristates = st.one_of(st.none(), st.booleans(), json_values)
+
+
+@pytest.fixture
+def review_token(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    settings.REVIEW_FOUR_EYES = False
+    user = StaffFactory(roles=[Role.REVIEWER, Role.APPROVER])
+    return api_token_create(user=user)[1]
+
+
+def review_request():
+    result = in_review_result("zoom")
+    (record,) = records_create(result, "meeting", [MEETING])
+    return result, record
+
+
+def send(client, method, path, body, token, content_type="application/json"):
+    if not isinstance(body, bytes):
+        body = json.dumps(body, allow_nan=True).encode("utf-8", "surrogatepass")
+    return client.generic(
+        method, path, body, content_type=content_type, HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+
+
+@override_settings(API_TOKEN_RATE_LIMIT="0")
+@FUZZ
+@given(body=st.one_of(record_bodies, bodies), record_pk=st.sampled_from(["own", 0, 10**30]))
+@example(body={"edits": [{"path": "topic\x00", "value": "x", "reason": "r"}]}, record_pk="own")
+@example(body={"edits": [{"path": "topic", "value": "x\x00", "reason": "r"}]}, record_pk="own")
+@example(body={"edits": [{"path": "topic", "value": "x", "reason": "r\x00"}]}, record_pk="own")
+@example(body={"edits": [{"path": "topic", "value": "J\ud800", "reason": "r"}]}, record_pk="own")
+@example(body={"edits": [{"path": "topic", "value": {"k\x00": 1}, "reason": "r"}]}, record_pk="own")
+@example(body={"edits": [{"path": "topic", "value": "x", "reason": "J\ud800"}]}, record_pk="own")
+@example(body={"revert": [10**30]}, record_pk="own")
+@example(body={"revert": [-(2**70)]}, record_pk="own")
+def test_patch_record_always_answers_json(client, review_token, body, record_pk):
+    result, record = review_request()
+    pk = record.pk if record_pk == "own" else record_pk
+    response = send(
+        client, "PATCH", f"/api/v1/requests/{result.request_id}/records/{pk}", body, review_token
+    )
+    assert_json_answer(response)
+
+
+def selection_bodies(result_pk: int):
+    keys = st.one_of(
+        st.sampled_from([f"{result_pk}:{t}" for t in TYPES]),
+        st.sampled_from(["x:y", f"{10**30}:meeting", f"{2**63}:meeting", ":meeting", "1:"]),
+        any_text,
+    )
+    return st.dictionaries(
+        st.sampled_from(["object_types", "fields", "x"]),
+        st.one_of(
+            st.dictionaries(keys, tristates, max_size=3),
+            st.dictionaries(
+                keys,
+                st.one_of(
+                    st.dictionaries(st.one_of(st.sampled_from(PATHS), any_text), tristates),
+                    json_values,
+                ),
+                max_size=3,
+            ),
+            json_values,
+        ),
+        max_size=2,
+    )
+
+
+@override_settings(API_TOKEN_RATE_LIMIT="0")
+@FUZZ
+@given(data=st.data())
+def test_patch_selection_always_answers_json(client, review_token, data):
+    result, _ = review_request()
+    body = data.draw(st.one_of(selection_bodies(result.pk), bodies), label="body")
+    response = send(
+        client, "PATCH", f"/api/v1/requests/{result.request_id}/selection", body, review_token
+    )
+    assert_json_answer(response)
+
+
+@pytest.mark.parametrize(
+    "body,code",
+    [
+        ({"object_types": {"{pk}:meet\x00ing": False}}, "invalid_parameter"),
+        ({"object_types": {"{pk}:J\ud800": False}}, "invalid_parameter"),
+        ({"fields": {"{pk}:meeting": {"topic\x00": False}}}, "invalid_parameter"),
+        ({"fields": {"{pk}:meeting": {"J\ud800": False}}}, "invalid_parameter"),
+        ({"fields": {"{pk}:\x00": {"topic": False}}}, "invalid_parameter"),
+        ({"object_types": {f"{10**30}:meeting": False}}, "invalid"),
+        ({"object_types": {f"{2**63}:meeting": False}}, "invalid"),
+    ],
+)
+@override_settings(API_TOKEN_RATE_LIMIT="0")
+def test_unstorable_selection_keys_are_a_400(client, review_token, body, code):
+    result, _ = review_request()
+    text = json.dumps(body).replace("{pk}", str(result.pk))
+    response = send(
+        client,
+        "PATCH",
+        f"/api/v1/requests/{result.request_id}/selection",
+        text.encode(),
+        review_token,
+    )
+    assert_json_answer(response)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    "body,code",
+    [
+        ({"edits": [{"path": "topic\x00", "value": "x", "reason": "r"}]}, "invalid_parameter"),
+        ({"edits": [{"path": "topic", "value": "x\x00", "reason": "r"}]}, "invalid_parameter"),
+        ({"edits": [{"path": "topic", "value": "x", "reason": "r\x00"}]}, "invalid_parameter"),
+        ({"edits": [{"path": "topic", "value": "J\ud800", "reason": "r"}]}, "invalid_parameter"),
+        ({"edits": [{"path": "topic", "value": {"k\x00": 1}, "reason": "r"}]}, "invalid_parameter"),
+        ({"revert": [10**30]}, "invalid"),
+    ],
+)
+@override_settings(API_TOKEN_RATE_LIMIT="0")
+def test_unstorable_record_changes_are_a_400(client, review_token, body, code):
+    result, record = review_request()
+    response = send(
+        client,
+        "PATCH",
+        f"/api/v1/requests/{result.request_id}/records/{record.pk}",
+        body,
+        review_token,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code
+    assert not record.edits.exists()
+
+
+@override_settings(API_TOKEN_RATE_LIMIT="0")
+@FUZZ
+@given(
+    action=st.sampled_from(["approve", "deny"]),
+    body=st.one_of(
+        st.fixed_dictionaries({"reason": text_or_json}),
+        st.dictionaries(st.sampled_from(["reason", "x"]), text_or_json, max_size=2),
+        bodies,
+    ),
+    content_type=st.one_of(st.just("application/json"), content_types),
+)
+@example(action="deny", body={"reason": "No\x00"}, content_type="application/json")
+@example(action="deny", body={"reason": "J\ud800"}, content_type="application/json")
+def test_approve_and_deny_always_answer_json(client, review_token, action, body, content_type):
+    result, _ = review_request()
+    response = send(
+        client,
+        "POST",
+        f"/api/v1/requests/{result.request_id}/{action}",
+        body,
+        review_token,
+        content_type=content_type,
+    )
     assert_json_answer(response)

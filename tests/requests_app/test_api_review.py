@@ -83,6 +83,64 @@ def test_records_carry_id_state_and_edits_and_mask_credentials(client, result):
     assert first["data"]["topic"] == MEETINGS[0]["topic"]  # as stored, not edited
 
 
+def test_edits_of_credential_paths_are_masked_like_the_data(client, result):
+    request = result.request
+    record = Record.objects.get(result=result, external_id="1")
+    reviewer = headers(Role.REVIEWER)
+    url = f"/api/v1/requests/{request.pk}/records/{record.pk}"
+    answer = patch(
+        client,
+        url,
+        {
+            "edits": [
+                {
+                    "path": "start_url",
+                    "value": "https://zoom.example/s/1?zak=NEW-START-TOKEN",
+                    "reason": "Link changed",
+                }
+            ]
+        },
+        reviewer,
+    )
+    assert answer.status_code == 200, answer.content
+    (edit,) = answer.json()["edits"]
+    assert edit["path"] == "start_url"
+    assert edit["value"] == edit["original"] == CREDENTIAL_MASK
+    body = client.get(f"/api/v1/requests/{request.pk}/records", **reviewer).json()
+    assert "START-TOKEN" not in json.dumps(body)
+    assert "START-TOKEN" not in answer.content.decode()
+
+
+def test_edits_of_conditional_credentials_follow_the_rule(client, result):
+    """join_url is a credential only when it carries its passcode (the rule's ``when``)."""
+    request = result.request
+    (record,) = records_create(
+        result, "meeting", [{"id": 3, "join_url": "https://zoom.example/j/3"}]
+    )
+    reviewer = headers(Role.REVIEWER)
+    url = f"/api/v1/requests/{request.pk}/records/{record.pk}"
+    plain = patch(
+        client,
+        url,
+        {"edits": [{"path": "join_url", "value": "https://zoom.example/j/33", "reason": "x"}]},
+        reviewer,
+    ).json()["edits"][0]
+    assert plain["value"] == "https://zoom.example/j/33"
+    assert plain["original"] == "https://zoom.example/j/3"
+    secret = patch(
+        client,
+        url,
+        {
+            "edits": [
+                {"path": "join_url", "value": "https://zoom.example/j/3?pwd=SECRET", "reason": "y"}
+            ]
+        },
+        reviewer,
+    ).json()["edits"]
+    assert "SECRET" not in json.dumps(secret)
+    assert [e["value"] for e in secret if e["path"] == "join_url"][-1] == CREDENTIAL_MASK
+
+
 def test_record_include_and_revert_then_report_leaves_it_out(client, result):
     request = result.request
     keep, drop = Record.objects.filter(result=result).order_by("external_id")
@@ -272,3 +330,17 @@ def test_no_report_before_approval_and_records_of_other_requests_are_not_found(c
         client, f"/api/v1/requests/{request.pk}/records/{2**70}", {"included": False}, approver
     )
     assert huge.status_code == 404
+
+
+@pytest.mark.parametrize("roles", [[Role.VIEWER], []], ids=["viewer", "no-role"])
+def test_report_download_needs_review_or_approve(client, result, roles):
+    request = result.request
+    approver = headers(Role.APPROVER)
+    assert post(client, f"/api/v1/requests/{request.pk}/approve", {}, approver).status_code == 200
+    refused = client.get(f"/api/v1/requests/{request.pk}/report", **headers(*roles))
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "forbidden"
+    assert not AuditEvent.objects.filter(action="report.downloaded").exists()
+    reviewer = client.get(f"/api/v1/requests/{request.pk}/report", **headers(Role.REVIEWER))
+    assert reviewer.status_code == 200
+    b"".join(reviewer.streaming_content)

@@ -280,7 +280,8 @@ def test_a_failed_build_stores_nothing(result, approver, monkeypatch, data_dir):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(approval, "selection_snapshot", boom)
+    # Fails after the blob is stored, while the report row is being recorded.
+    monkeypatch.setattr(approval, "download_link_after_approval", boom)
     with pytest.raises(RuntimeError):
         privacy_request_approve(result.request, actor=approver)
     assert not Report.objects.exists()

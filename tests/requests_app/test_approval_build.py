@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.db import connection
 from django.utils import timezone
 
@@ -14,7 +15,11 @@ from requests_app import reports
 from requests_app.models import PrivacyRequest, Record, Report
 from requests_app.services import approval
 from requests_app.services.approval import privacy_request_approve, privacy_request_deny
-from requests_app.services.review import ReviewLocked, record_set_included
+from requests_app.services.review import (
+    APPROVAL_STALE_AFTER,
+    ReviewLocked,
+    record_set_included,
+)
 from tests.factories import StaffFactory, in_review_result, records_create
 
 pytestmark = pytest.mark.django_db
@@ -120,3 +125,52 @@ def test_an_approval_whose_builder_died_stops_freezing_after_an_hour(request_in_
     )
     report = privacy_request_approve(request_in_review, actor=approver)
     assert report_storage.plaintext_digest(report.storage_name)[0] == report.sha256
+
+
+def test_a_build_that_outlives_the_freeze_is_refused(monkeypatch, request_in_review, data_dir):
+    """Past APPROVAL_STALE_AFTER the review is open again and may have changed: the zip
+    built from the old selection must not be recorded as the approved report."""
+    approver = StaffFactory(roles=[Role.APPROVER])
+    reviewer = StaffFactory(roles=[Role.REVIEWER])
+    record = Record.objects.filter(result__request=request_in_review).order_by("id").first()
+    real = reports.write_report_zip
+
+    def slow_build(meta, sections, dst, **kwargs):
+        out = real(meta, sections, dst, **kwargs)
+        traveller.shift(APPROVAL_STALE_AFTER + timedelta(minutes=1))
+        # The freeze has lapsed: the reviewer can change the selection meanwhile.
+        record_set_included(request_in_review, record, False, actor=reviewer)
+        return out
+
+    monkeypatch.setattr(approval, "write_report_zip", slow_build)
+    with (
+        time_machine.travel(timezone.now(), tick=False) as traveller,
+        pytest.raises(ReviewLocked, match="changed while"),
+    ):
+        privacy_request_approve(request_in_review, actor=approver)
+    request_in_review.refresh_from_db()
+    assert request_in_review.status == PrivacyRequest.Status.IN_REVIEW
+    assert request_in_review.approval_token is None
+    assert not Report.objects.exists()
+    assert stored_blobs(data_dir) == []
+
+
+def test_the_snapshot_describes_the_selection_the_zip_was_built_from(
+    monkeypatch, request_in_review
+):
+    """The snapshot is taken from the frozen review before the build, not after it."""
+    approver = StaffFactory(roles=[Role.APPROVER])
+    _first, second = Record.objects.filter(result__request=request_in_review).order_by("id")
+    real = reports.write_report_zip
+
+    def build(meta, sections, dst, **kwargs):
+        out = real(meta, sections, dst, **kwargs)
+        # A change that slips past the freeze (e.g. a direct database fix) while building.
+        Record.objects.filter(pk=second.pk).update(included=False)
+        return out
+
+    monkeypatch.setattr(approval, "write_report_zip", build)
+    report = privacy_request_approve(request_in_review, actor=approver)
+    (snapshot,) = report.selection_snapshot["object_types"]
+    assert snapshot["withheld_record_ids"] == []
+    assert report.record_count == 2

@@ -24,6 +24,7 @@ from requests_app.reports import (
     render_report_html,
     render_report_html_string,
     report_style_csp_source,
+    stream_report_html,
     write_report_zip,
 )
 
@@ -132,6 +133,17 @@ def test_preview_equals_the_delivered_html_byte_for_byte():
     blob, _ = build(sections)
     preview = render_report_html_string(META, sections)
     assert preview.encode("utf-8") == entries(blob)["report.html"]
+
+
+def test_the_streamed_preview_equals_the_delivered_html_in_bounded_chunks():
+    many = [{"id": f"m{i}", "topic": f"Topic {i} " + "x" * 200} for i in range(400)]
+    odd = {"id": "lone", "topic": "half a pair \ud83d here"}  # a provider's lone surrogate
+    sections = [section([*many, odd, HOSTILE], ["id", "topic", *HOSTILE])]
+    blob, _ = build(sections)
+    chunks = list(stream_report_html(META, sections, chunk_size=16 * 1024))
+    assert len(chunks) > 3
+    assert max(len(c) for c in chunks[:-1]) < 3 * 16 * 1024
+    assert b"".join(chunks) == entries(blob)["report.html"]
 
 
 def test_render_report_html_streams_to_any_text_file():

@@ -202,3 +202,40 @@ def test_dashboard_and_list_count_what_waits_for_review_and_approval(client, rev
     listing = client.get("/requests/").content.decode()
     assert "2 waiting for review" in listing and "1 of them ready for approval" in listing
     assert "1 approved, not yet delivered" in listing
+
+
+def test_attached_files_say_they_go_with_their_record(client, review):
+    request, _result, _record = review
+    files = ResultFactory(request=request, status="succeeded", workflow="dc_access")
+    RecordFactory(
+        result=files,
+        object_type="direct_contact_file",
+        external_id="contact-files/x.enc",
+        data={"file": "files/HR/export.csv", "name": "export.csv", "size": 12},
+    )
+    _login(client, [Role.REVIEWER])
+    page = client.get(f"/requests/{request.pk}/review/{files.pk}/direct_contact_file/")
+    html = page.content.decode()
+    assert "released or withheld with its record" in html
+    meetings = client.get(f"/requests/{request.pk}/review/{_result.pk}/meeting/").content
+    assert b"released or withheld with its record" not in meetings
+
+
+def test_cells_escape_hostile_paths_ids_and_values(client):
+    request = PrivacyRequestFactory(status=PrivacyRequest.Status.IN_REVIEW)
+    result = ResultFactory(request=request, status="succeeded")
+    record = RecordFactory(
+        result=result,
+        object_type="meeting",
+        external_id='"><img src=x>',
+        data={"<b>k</b>": "<script>v</script>", "n": 7, "none": None},
+    )
+    _login(client, [Role.REVIEWER])
+    html = client.get(f"/requests/{request.pk}/review/{result.pk}/meeting/").content.decode()
+    assert "<script>v" not in html and "&lt;script&gt;v&lt;/script&gt;" in html
+    assert "<b>k</b>" not in html and "&lt;b&gt;k&lt;/b&gt;" in html
+    assert '"><img src=x>' not in html
+    edit_link = (
+        f"/requests/{request.pk}/review/records/{record.pk}/edit/?path=%3Cb%3Ek%3C/b%3E&amp;next="
+    )
+    assert edit_link in html

@@ -118,6 +118,55 @@ def test_a_conditional_rule_applies_only_when_a_value_matches():
     assert rule_for("zoom", "webinar", "join_url").conditional
 
 
+def test_the_zoom_profile_withholds_a_personal_link_with_its_passcode_and_the_manager():
+    result = in_review_result("zoom")
+    records_create(
+        result,
+        "user",
+        [
+            {
+                "id": "u1",
+                "email": "dana@example.com",
+                "pmi": 6589310093,
+                "personal_meeting_url": "https://acme.zoom.us/j/6589310093?pwd=PMIPASS",
+                "manager": "boss@example.com",
+                "vanity_url": "https://acme.zoom.us/my/dana",
+            }
+        ],
+    )
+    records_create(
+        result,
+        "settings",
+        [{"schedule_meeting": {"host_video": True, "pmi_password": "123456"}}],
+    )
+    user = fields(types(result)["user"])
+    assert user["personal_meeting_url"].rule.kind == CREDENTIAL
+    assert user["manager"].rule.kind == OTHER_PEOPLE
+    for path in ("personal_meeting_url", "manager"):
+        assert not user[path].selected and user[path].is_default
+    for path in ("email", "pmi", "vanity_url"):
+        assert user[path].selected and user[path].rule is None
+    settings = fields(types(result)["settings"])
+    assert settings["schedule_meeting.pmi_password"].rule.kind == CREDENTIAL
+    assert settings["schedule_meeting.host_video"].selected
+    report = json.dumps(released(result.request))
+    for secret in ("PMIPASS", "boss@example.com", "123456"):
+        assert secret not in report
+    assert "dana@example.com" in report
+
+
+def test_a_personal_link_without_a_passcode_is_the_subjects_data():
+    result = in_review_result("zoom")
+    records_create(
+        result,
+        "user",
+        [{"id": "u1", "personal_meeting_url": "https://acme.zoom.us/j/6589310093"}],
+    )
+    user = fields(types(result)["user"])
+    assert user["personal_meeting_url"].selected and user["personal_meeting_url"].rule is None
+    assert rule_for("zoom", "user", "personal_meeting_url").conditional
+
+
 def test_rules_cover_sub_paths_and_are_per_provider():
     assert rule_for("zoom", "meeting", "settings.alternative_hosts.primary").kind == OTHER_PEOPLE
     assert rule_for("webex", "meeting", "hostKey").kind == CREDENTIAL

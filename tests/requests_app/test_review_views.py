@@ -79,7 +79,7 @@ def type_url(request, result, tail: str = "") -> str:
 def preview(client, request) -> str:
     response = client.get(url(request, "preview/"))
     assert response.status_code == 200
-    return response.content.decode()
+    return b"".join(response.streaming_content).decode()
 
 
 def _messages(response) -> str:
@@ -333,6 +333,7 @@ def test_preview_has_its_own_csp_and_may_be_framed_by_the_site_only(viewer, revi
     assert response["X-Frame-Options"] == "SAMEORIGIN"
     assert "no-store" in response["Cache-Control"]
     assert response["Content-Type"] == "text/html; charset=utf-8"
+    assert response.streaming
     page = viewer.get(url(request))
     assert page["X-Frame-Options"] == "DENY"
     assert f'src="{url(request, "preview/")}" sandbox=""' in page.content.decode()
@@ -347,7 +348,9 @@ def test_preview_is_byte_equal_to_the_delivered_report_html(client, review):
     )
     approver = _client(client, Role.APPROVER)
     with time_machine.travel(NOW, tick=False):
-        previewed = approver.get(url(request, "preview/")).content
+        streamed = approver.get(url(request, "preview/"))
+        assert streamed.streaming  # never the whole report.html in memory at once
+        previewed = b"".join(streamed.streaming_content)
         response = approver.post(url(request, "approve/"), follow=True)
     assert "Approved" in _messages(response)
     report = Report.objects.get()

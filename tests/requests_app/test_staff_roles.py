@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from portal.api_tokens import api_token_create
 from portal.roles import Role
 from requests_app.models import PrivacyRequest, Result
 from tests.factories import PrivacyRequestFactory, ResultFactory, StaffFactory
@@ -38,3 +41,54 @@ def test_viewer_cannot_start_operator_actions_and_is_told_why(viewer, action):
     result.refresh_from_db()
     assert request.extended_at is None
     assert result.status == Result.Status.FAILED
+
+
+NEW_REQUEST = {
+    "request_type": "access",
+    "email": "subject@example.org",
+    "name": "Sam",
+    "regulation": "gdpr",
+    "received_at": "2025-01-31T09:00",
+}
+
+
+@pytest.mark.parametrize("roles", [[Role.VIEWER], [], [Role.APPROVER]], ids=str)
+def test_only_reviewers_create_requests_on_the_staff_page(client, roles):
+    client.force_login(StaffFactory(roles=roles))
+    assert client.get("/requests/new/").status_code == 403
+    assert client.post("/requests/new/", NEW_REQUEST).status_code == 403
+    assert not PrivacyRequest.objects.exists()
+
+
+def test_a_reviewer_creates_requests_on_the_staff_page(client):
+    client.force_login(StaffFactory(roles=[Role.REVIEWER]))
+    assert client.get("/requests/new/").status_code == 200
+    assert client.post("/requests/new/", NEW_REQUEST).status_code == 302
+    assert PrivacyRequest.objects.count() == 1
+
+
+@pytest.mark.parametrize("roles", [[Role.VIEWER], [], [Role.APPROVER]], ids=str)
+def test_only_reviewers_create_requests_through_the_api(client, roles):
+    _, raw = api_token_create(user=StaffFactory(roles=roles))
+    response = client.post(
+        "/api/v1/requests",
+        json.dumps({"type": "access", "email": "subject@example.org", "regulation": "gdpr"}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+    assert not PrivacyRequest.objects.exists()
+
+
+def test_the_api_checks_the_token_before_the_role(client):
+    """A role-less read-only token still hears that it is read-only (the scope comes first)."""
+    _, raw = api_token_create(user=StaffFactory(roles=[]), read_only=True)
+    response = client.post(
+        "/api/v1/requests",
+        json.dumps({"type": "access", "email": "subject@example.org", "regulation": "gdpr"}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "read_only_token"

@@ -67,10 +67,6 @@ ADAPTIVE_BUSY = 0.5  # a tick raises the rate only if it used this share of its 
 NOISE_TICKS = 9  # the 429 share of the median recent tick is the provider's noise
 NOISE_MIN_CALLS = 5  # ticks with fewer calls are too small to estimate noise
 SLOW_START_TICKS = 3  # judged ticks needed before a cut ends the doubling phase
-# While doubling, a tick is cut only when more than this share was refused: a few 429s
-# in small early ticks are the provider's noise more often than the limit, and a real
-# overshoot (the rate doubled past the limit) refuses far more.
-SLOW_START_TOLERANCE = 0.25
 # A 429 pauses every worker of an adaptive budget only when the provider asks for a
 # longer pause than this; shorter ones are pacing, answered by the cut.
 ADAPTIVE_BLOCK_MIN = 5.0
@@ -140,8 +136,7 @@ class _Learned:
         """Update from one finished tick's answers; returns "cut", "raise" or "hold".
 
         A cut needs more 429s than the noise explains (two standard deviations and
-        a half): with no noise, one 429; while doubling (slow start), also more than
-        ``SLOW_START_TOLERANCE`` of the tick's calls. It multiplies the rate by ``ADAPTIVE_CUT``, or
+        a half): with no noise, one 429. It multiplies the rate by ``ADAPTIVE_CUT``, or
         by the share that got through when that is smaller; while the noise is not yet
         known (slow start) it never goes below the configured rate. A tick that used
         at least half of its quota without that raises the rate: doubling until the
@@ -154,8 +149,7 @@ class _Learned:
         expected = noise * calls
         allowed = expected + 2 * math.sqrt(expected * (1 - noise)) + 0.5
         verdict = "hold"
-        tolerated = self.slow_start and throttled <= SLOW_START_TOLERANCE * calls
-        if throttled > allowed and not tolerated:
+        if throttled > allowed:
             through = 1 - (throttled / calls - noise)
             cut = self.rate * min(ADAPTIVE_CUT, through)
             if len(self.shares) >= SLOW_START_TICKS:

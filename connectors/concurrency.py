@@ -8,8 +8,9 @@ thread closes its own connections when its work is done.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from django.db import connections
@@ -40,3 +41,67 @@ def bounded_map(fn: Callable[[T], R], items: Iterable[T], *, max_workers: int) -
         return
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fetch") as pool:
         yield from pool.map(_closing(fn), items)
+
+
+K = TypeVar("K")
+
+
+def pipelined(
+    groups: Iterable[tuple[K, list[T]]],
+    fn: Callable[[T], R],
+    *,
+    max_workers: int,
+    lookahead: int = 3,
+    on_result: Callable[[], None] | None = None,
+) -> Iterator[tuple[K, list[R]]]:
+    """Run ``fn`` over the items of consecutive groups in one bounded pool; yield each
+    group's key with its results (input order) once all of that group's calls are done.
+    An exception raised by ``groups`` itself propagates after the groups already taken.
+
+    Groups are taken from ``groups`` (lazily, in this thread) up to ``lookahead`` ahead
+    of the one being yielded, so a slow call (a 429 waiting out its ``Retry-After``)
+    holds back only its own group's yield while the workers go on with the next
+    groups' calls. ``on_result`` runs in this thread after each finished call of the
+    group being waited for (e.g. to renew a lease). The first exception propagates;
+    calls not yet started are cancelled and the running ones finish first, so nothing
+    is left running in the background, also when the caller stops early.
+    """
+    if max_workers <= 1:
+        for key, items in groups:
+            results = []
+            for item in items:
+                results.append(fn(item))
+                if on_result is not None:
+                    on_result()
+            yield key, results
+        return
+    pending: deque[tuple[K, list[Future[R]]]] = deque()
+    source = iter(groups)
+    exhausted = False
+    failure: Exception | None = None
+    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fetch")
+    try:
+        while True:
+            while not exhausted and len(pending) < max(lookahead, 1):
+                try:
+                    key, items = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                except Exception as exc:  # the groups already taken are finished first
+                    exhausted, failure = True, exc
+                    break
+                pending.append((key, [pool.submit(_closing(fn), item) for item in items]))
+            if not pending:
+                if failure is not None:
+                    raise failure
+                return
+            key, futures = pending.popleft()
+            results = []
+            for future in futures:
+                results.append(future.result())
+                if on_result is not None:
+                    on_result()
+            yield key, results
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -319,6 +319,12 @@ class _Caller:
         self.call_count = 0
         self._count_lock = threading.Lock()
         self._session = requests.Session()
+        # One kept-alive connection per concurrent call (the fetches' worker pools), so
+        # calls beyond urllib3's default ten do not each open a new connection.
+        pool = max(settings.FETCH_PARTICIPANT_CONCURRENCY, settings.ZOOM_FETCH_CONCURRENCY) + 2
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
 
     def close(self) -> None:
         self._session.close()

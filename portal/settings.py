@@ -329,6 +329,9 @@ HTTP_MAX_ATTEMPTS = env.int("HTTP_MAX_ATTEMPTS", default=6)
 # Per-provider, per-category request budgets; see connectors/ratelimit.py for the shape
 # and defaults, e.g. {"zoom": {"light": (30, 1.0)}} for a Zoom Pro account.
 CONNECTOR_RATE_LIMITS = env.json("CONNECTOR_RATE_LIMITS", default={})
+# Ceilings of the adaptive (learned) budgets, same shape: Webex's learned rate never goes
+# above {"webex": {"default": (6000, 60.0)}} unless this says otherwise.
+CONNECTOR_RATE_CEILINGS = env.json("CONNECTOR_RATE_CEILINGS", default={})
 TOKEN_REFRESH_MARGIN = timedelta(minutes=env.int("TOKEN_REFRESH_MARGIN_MINUTES", default=10))
 # Webex participant index (connectors/participant_index.py): a request tops the index
 # up and reads only its own meetings; off, every request scans the whole organisation.
@@ -403,7 +406,13 @@ FETCH_SLICE_SECONDS = env.int("FETCH_SLICE_SECONDS", default=int(Q_TASK_TIMEOUT 
 FETCH_MAX_ATTEMPTS = env.int("FETCH_MAX_ATTEMPTS", default=5)
 # A running fetch whose heartbeat is older than this is presumed dead and re-enqueued.
 FETCH_STALE_AFTER_SECONDS = env.int("FETCH_STALE_AFTER_SECONDS", default=Q_TASK_TIMEOUT + 120)
+# Webex participant lists read at once per fetch (the shared budget paces them). One
+# fetch keeps 50 calls a second busy with 8 (the bench's P1); with four worker processes
+# on two cores, 8 each measured slower than 4 (P5), so the default stays 4.
 FETCH_PARTICIPANT_CONCURRENCY = env.int("FETCH_PARTICIPANT_CONCURRENCY", default=4)
+# Zoom units (object types, month windows) of one subject fetched at once: a year's
+# lookback has about 45, so they all overlap; the shared budget paces every call.
+ZOOM_FETCH_CONCURRENCY = env.int("ZOOM_FETCH_CONCURRENCY", default=48)
 
 # --- Review ----------------------------------------------------------------------
 # Four eyes: the approver of a report may not be the last person who changed its

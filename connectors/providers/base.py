@@ -16,6 +16,7 @@ from connectors.exceptions import MalformedResponse
 
 if TYPE_CHECKING:
     from connectors.http import ApiClient, Pager, Params
+    from connectors.providers.webex_index import IndexStore
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,9 @@ class Provider(Protocol):
     rate_limits: Mapping[str, tuple[int, float]]
     # Whether a refresh answer names the granted scopes (else the stored ones stay).
     reports_granted_scopes: bool
+    # Whether ``fetch_access`` takes an ``index`` keyword (see ``IndexedProvider``); the
+    # fetch pipeline passes one only to such providers.
+    uses_participant_index: bool
 
     @property
     def authorize_url(self) -> str: ...
@@ -199,3 +203,18 @@ class Provider(Protocol):
     def fetch_access(
         self, client: ApiClient, email: str, *, checkpoint: dict[str, Any] | None = None
     ) -> Iterator[Batch]: ...
+
+
+class IndexedProvider(Provider, Protocol):
+    """A provider with ``uses_participant_index``: its fetch can answer from a participant
+    index (connectors/participant_index.py) instead of scanning the whole organisation."""
+
+    def fetch_access(
+        self,
+        client: ApiClient,
+        email: str,
+        *,
+        checkpoint: dict[str, Any] | None = None,
+        index: IndexStore | None = None,
+    ) -> Iterator[Batch]:
+        """Without ``index`` (None), the same as ``Provider.fetch_access``."""

@@ -22,14 +22,14 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.utils import timezone
 
-from connectors.concurrency import bounded_map
+from connectors.concurrency import pipelined
 from connectors.emails import email_normalize
 from connectors.exceptions import MalformedResponse, NotFound
 from connectors.providers.base import Batch
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
 
 MEETINGS_PATH = "/meetings"
 PARTICIPANTS_PATH = "/meetingParticipants"
@@ -380,7 +381,9 @@ def _scan_meetings(
         client,
         state,
         cap=cap,
-        handle=lambda fresh: _matching_meetings(client, fresh, subject, state, workers),
+        read=lambda meeting: read_attendance(client, meeting, subject),
+        finish=lambda page, attendances: _matching_meetings(page, attendances, subject, state),
+        workers=workers,
     ):
         yield Batch(
             MEETING,
@@ -391,63 +394,116 @@ def _scan_meetings(
         )
 
 
+# The listing runs this many pages ahead of the page being stored, so the participant
+# reads flow across page boundaries: a slow read (a 429 waiting out its Retry-After)
+# holds back only its page's batch while the workers go on with the next pages.
+LOOKAHEAD_PAGES = 3
+# What the listing moves; the counters of examined meetings move when a page is stored.
+_POSITION = (
+    "window_from",
+    "span_seconds",
+    "windows_done",
+    "cursor",
+    "window_items",
+    "pages",
+    "windows_truncated",
+)
+
+
+@dataclass(frozen=True)
+class ListedPage:
+    """One listing page as ``walk_listing`` hands it over: its new instances, those whose
+    participants are read (``todo``, in that order), when it was listed (before any of
+    its reads) and the scan position after it."""
+
+    fresh: list[dict[str, Any]]
+    todo: list[dict[str, Any]]
+    listed_at: datetime
+    position: dict[str, Any]
+
+
 def walk_listing(
     client: ApiClient,
     state: ScanState,
     *,
     cap: int,
-    handle: Callable[[list[dict[str, Any]]], T],
+    read: Callable[[dict[str, Any]], R],
+    finish: Callable[[ListedPage, list[R]], T],
+    workers: int,
+    select: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+    on_read: Callable[[], None] | None = None,
 ) -> Iterator[T]:
-    """List the scan's windows page by page; ``handle`` gets each page's new instances and
-    its answer is yielded once ``state`` stands after that page.
+    """List the scan's windows page by page and ``read`` each page's new instances
+    (those ``select`` keeps; all by default) in one pool of ``workers``; for each page in
+    listing order, once all its reads are done, ``state`` is moved to stand after that
+    page and ``finish(page, results)`` is yielded.
 
-    Shared by the full scan and the participant index (connectors/providers/webex_index.py).
+    The listing runs up to ``LOOKAHEAD_PAGES`` ahead on a copy of the position, so
+    ``state`` (what the checkpoint saves) never passes an instance whose participants
+    are not all read. Shared by the full scan and the participant index
+    (connectors/providers/webex_index.py).
     """
+    pages = _listed_pages(client, replace(state), cap=cap, select=select)
+    for page, results in pipelined(
+        ((page, page.todo) for page in pages),
+        read,
+        max_workers=workers,
+        lookahead=LOOKAHEAD_PAGES,
+        on_result=on_read,
+    ):
+        for name, value in page.position.items():
+            setattr(state, name, value)
+        state.meetings_checked += len(page.fresh)
+        yield finish(page, results)
+
+
+def _listed_pages(
+    client: ApiClient,
+    lister: ScanState,
+    *,
+    cap: int,
+    select: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None,
+) -> Iterator[ListedPage]:
     # Meetings already examined in this run, kept while a capped window is listed again
     # in smaller pieces, so their participants are not read twice.
     seen: set[str] = set()
     relist_until: datetime | None = None
-    while not state.finished:
-        if state.cursor and not state.cursor.startswith(f"{client.base_url}/"):
+    while not lister.finished:
+        if lister.cursor and not lister.cursor.startswith(f"{client.base_url}/"):
             # Saved against another API host (settings changed): list the window again.
-            state.cursor, state.window_items = None, 0
-        pages = client.paginate(
-            MEETINGS_PATH, params=state.meetings_params(), start_cursor=state.cursor
+            lister.cursor, lister.window_items = None, 0
+        listing = client.paginate(
+            MEETINGS_PATH, params=lister.meetings_params(), start_cursor=lister.cursor
         )
-        for page in pages:
+        for page in listing:
+            listed_at = timezone.now()
             fresh = [m for m in page.items if meeting_id(m) not in seen]
             seen.update(meeting_id(m) for m in fresh)
-            answer = handle(fresh)
-            state.meetings_checked += len(fresh)
-            state.pages += 1
-            state.window_items += len(page.items)
-            state.cursor = page.next_cursor
+            todo = select(fresh) if select is not None else fresh
+            lister.pages += 1
+            lister.window_items += len(page.items)
+            lister.cursor = page.next_cursor
             if page.next_cursor is None:
-                window_to = state.window_to
-                if state.end_window(cap):
+                window_to = lister.window_to
+                if lister.end_window(cap):
                     relist_until = max(relist_until or window_to, window_to)
-                elif relist_until is None or state.window_from >= relist_until:
+                elif relist_until is None or lister.window_from >= relist_until:
                     seen.clear()
                     relist_until = None
-            yield answer
-        # The pager can stop early (max_pages) with state.cursor still set: the loop
+            position = {name: getattr(lister, name) for name in _POSITION}
+            yield ListedPage(fresh, todo, listed_at, position)
+        # The pager can stop early (max_pages) with lister.cursor still set: the loop
         # continues the same window from that cursor.
 
 
 def _matching_meetings(
-    client: ApiClient,
-    meetings: list[dict[str, Any]],
+    page: ListedPage,
+    attendances: list[Attendance | None],
     subject: str,
     state: ScanState,
-    workers: int,
 ) -> list[tuple[str, dict[str, Any]]]:
-    attendances = bounded_map(
-        lambda meeting: read_attendance(client, meeting, subject),
-        meetings,
-        max_workers=workers,
-    )
     records = []
-    for meeting, attendance in zip(meetings, attendances, strict=True):
+    for meeting, attendance in zip(page.todo, attendances, strict=True):
         if attendance is None:
             state.meetings_unreadable += 1
             continue

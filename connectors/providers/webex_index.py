@@ -47,6 +47,7 @@ from connectors.providers.webex_fetch import (
     MIN_WINDOW,
     PAGE_MAX,
     Attendance,
+    ListedPage,
     ScanState,
     _iso,
     _parse,
@@ -383,7 +384,14 @@ class _Refresher:
         if state.scan is None:
             self.store.save(self.token, saved)
         for entries, records in walk_listing(
-            self.client, scan, cap=self.options.cap, handle=self._page
+            self.client,
+            scan,
+            cap=self.options.cap,
+            read=self._read,
+            finish=self._page,
+            workers=self.options.workers,
+            select=self._unsettled,
+            on_read=self._keep_lease,
         ):
             self.store.save(self.token, scan.checkpoint(), entries)
             yield self._batch(records, scan)
@@ -401,20 +409,18 @@ class _Refresher:
             purge_before=self.need_from - PURGE_GRACE,
         )
 
-    def _page(
-        self, fresh: list[dict[str, Any]]
-    ) -> tuple[list[IndexedInstance], list[tuple[str, dict[str, Any]]]]:
-        """Read the participants of this page's new or unsettled instances."""
+    def _unsettled(self, fresh: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The page's instances whose participants are read: new or not yet settled."""
         settled = self.store.settled_ids([meeting_id(m) for m in fresh])
-        todo = [m for m in fresh if meeting_id(m) not in settled]
-        read_at = timezone.now()
-        readings = []
-        for reading in bounded_map(self._read, todo, max_workers=self.options.workers):
-            readings.append(reading)
-            self._keep_lease()
+        return [m for m in fresh if meeting_id(m) not in settled]
+
+    def _page(
+        self, page: ListedPage, readings: list[_Reading | None]
+    ) -> tuple[list[IndexedInstance], list[tuple[str, dict[str, Any]]]]:
+        """The entries and the request's records of one listing page, all reads done."""
         if self.scan is not None:
             self.scan.meetings_unreadable += sum(1 for reading in readings if reading is None)
-        return self._results(list(zip(todo, readings, strict=True)), read_at)
+        return self._results(list(zip(page.todo, readings, strict=True)), page.listed_at)
 
     def _reread(
         self, instances: list[tuple[str, datetime]]

@@ -93,6 +93,8 @@ class ZoomProvider:
     }
     # Zoom names the granted scopes again in every refresh answer.
     reports_granted_scopes = True
+    # fetch_access takes no participant index.
+    uses_participant_index = False
 
     @property
     def authorize_url(self) -> str:

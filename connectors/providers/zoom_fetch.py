@@ -2,10 +2,10 @@
 
 The work is split into units: one object type, or one list call (a meeting
 ``type``, a month window of recordings or phone history). Units run in parallel
-inside the shared rate budget (``bounded_map``), but their batches come out in
-the plan's fixed order, so the checkpoint after a batch is simply "these units
-are complete, and this one stopped at this page token". A resumed fetch skips
-the complete units and continues the one in progress.
+(``ZOOM_FETCH_CONCURRENCY`` at once, ``bounded_map``) inside the shared rate
+budget, but their batches come out in the plan's fixed order, so the checkpoint
+after a batch is simply "these units are complete, and this one stopped at this page
+token". A resumed fetch skips the complete units and continues the one in progress.
 
 Why the windows: Zoom serves cloud recordings and phone history at most one month
 per call (recordings default to today only, phone history to the last day or 30
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 300  # Zoom's maximum page_size
-MAX_WORKERS = 4  # units fetched at once; the rate budget still paces every call
 PHONE_MONTHS = 6  # Zoom Phone history reaches back six calendar months
 CHECKPOINT_VERSION = 1
 MEETING_TYPES = ("scheduled", "live", "upcoming", "upcoming_meetings", "previous_meetings")
@@ -258,7 +257,10 @@ def fetch_access(
     """
     lookback_days = settings.FETCH_LOOKBACK_DAYS if lookback_days is None else lookback_days
     page_size = page_size or PAGE_SIZE
-    max_workers = max_workers or MAX_WORKERS
+    # Units fetched at once (``ZOOM_FETCH_CONCURRENCY``): enough for every unit of one
+    # subject to overlap, so the wall time is close to the slowest chain; the shared
+    # per-category budget still paces every call.
+    max_workers = max_workers or settings.ZOOM_FETCH_CONCURRENCY
     progress = Progress.load(checkpoint, timezone.now().date())
 
     user: dict[str, Any] | None = None

@@ -111,15 +111,9 @@ def _zoom_category(path: str) -> str:
 
 def _zoom_sequential(sim: Sim, email: str) -> dict[str, Any]:
     """The seed's read: one object type after another."""
-    import connectors.providers.zoom_fetch as zoom_fetch
-
     sim.reset()
-    previous = zoom_fetch.MAX_WORKERS
-    zoom_fetch.MAX_WORKERS = 1
-    try:
+    with overridden(ZOOM_FETCH_CONCURRENCY=1):
         return _zoom_fetch(sim, email)
-    finally:
-        zoom_fetch.MAX_WORKERS = previous
 
 
 def p4_review_page(n: int = 10_000) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from connectors.exceptions import MalformedResponse
 
 if TYPE_CHECKING:
     from connectors.http import ApiClient, Pager, Params
-    from connectors.providers.webex_index import IndexStore
 
 
 @dataclass(frozen=True)
@@ -215,6 +214,8 @@ class IndexedProvider(Provider, Protocol):
         email: str,
         *,
         checkpoint: dict[str, Any] | None = None,
-        index: IndexStore | None = None,
+        # A ``connectors.providers.webex_index.IndexStore`` (not imported: that module
+        # builds on this one).
+        index: Any | None = None,
     ) -> Iterator[Batch]:
         """Without ``index`` (None), the same as ``Provider.fetch_access``."""

@@ -19,7 +19,12 @@ STEP = 2.0  # seconds each provider request takes
 
 
 @pytest.mark.django_db(transaction=True)
-def test_30_second_tokens_fetch_every_record_refreshing_every_half_lifetime(zoom, monkeypatch):
+def test_30_second_tokens_fetch_every_record_refreshing_every_half_lifetime(
+    zoom, monkeypatch, settings
+):
+    # Each simulated request takes STEP seconds of fake time; with the default 48 units
+    # in flight one round would age a 30-second token by 96 s, which no real fetch does.
+    settings.ZOOM_FETCH_CONCURRENCY = 4
     zoom.configure(zoom_access_lifetime=LIFETIME)
     with requests_take_time(monkeypatch, step=STEP):
         connection = simulator_connection(zoom, "zoom", account="full", lifetime=LIFETIME)

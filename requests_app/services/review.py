@@ -444,6 +444,23 @@ def _optional_bool(value: Any, name: str) -> bool | None:
     raise ValidationError(f"{name} must be true, false or null (the default).")
 
 
+def _selection_save(
+    selection: ObjectTypeSelection, field: str, request: PrivacyRequest, actor: User
+) -> None:
+    """Save one changed column of a type's selection and note who changed the review."""
+    selection.updated_by = actor
+    selection.updated_at = timezone.now()
+    selection.save(update_fields=[field, "updated_by", "updated_at"])
+    _edited_by(request, actor)
+
+
+def _selection_for_update(result: Result, object_type: str) -> ObjectTypeSelection:
+    selection, _ = ObjectTypeSelection.objects.select_for_update().get_or_create(
+        result=result, object_type=object_type
+    )
+    return selection
+
+
 def object_type_set_included(
     request: PrivacyRequest,
     result: Result,
@@ -459,14 +476,9 @@ def object_type_set_included(
     with transaction.atomic():
         _locked(request, actor)
         _known_type(result, object_type)
-        selection, _ = ObjectTypeSelection.objects.select_for_update().get_or_create(
-            result=result, object_type=object_type
-        )
+        selection = _selection_for_update(result, object_type)
         selection.included = included
-        selection.updated_by = actor
-        selection.updated_at = timezone.now()
-        selection.save(update_fields=["included", "updated_by", "updated_at"])
-        _edited_by(request, actor)
+        _selection_save(selection, "included", request, actor)
         audit_record(
             action="review.type_selection_changed",
             target=request,
@@ -493,19 +505,14 @@ def field_set_selected(
         _locked(request, actor)
         _known_type(result, object_type)
         _known_path(result, object_type, path)
-        selection, _ = ObjectTypeSelection.objects.select_for_update().get_or_create(
-            result=result, object_type=object_type
-        )
+        selection = _selection_for_update(result, object_type)
         fields = dict(selection.fields)
         if selected is None:
             fields.pop(path, None)
         else:
             fields[path] = selected
         selection.fields = fields
-        selection.updated_by = actor
-        selection.updated_at = timezone.now()
-        selection.save(update_fields=["fields", "updated_by", "updated_at"])
-        _edited_by(request, actor)
+        _selection_save(selection, "fields", request, actor)
         audit_record(
             action="review.field_selection_changed",
             target=request,

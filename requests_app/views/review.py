@@ -481,26 +481,36 @@ def review_approve(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("requests:review", pk=pk)
 
 
-@role_required("approve")
-@require_POST
-def review_deny(request: HttpRequest, pk: int) -> HttpResponse:
-    privacy_request = _get_request(pk)
-    form = ReviewReasonForm(request.POST, prefix="deny")
+def _reason_action(
+    request: HttpRequest, privacy_request, *, prefix: str, service, done: str
+) -> HttpResponse:
+    """Run a decision that needs a reason (deny, reopen) from its form on the overview."""
+    form = ReviewReasonForm(request.POST, prefix=prefix)
     if form.is_valid():
         try:
-            approval.privacy_request_deny(
-                privacy_request, actor=request.user, reason=form.cleaned_data["reason"]
-            )
+            service(privacy_request, actor=request.user, reason=form.cleaned_data["reason"])
         except ValidationError as exc:
             _form_errors(form, exc)
         else:
-            messages.success(request, "The request was denied; the reason is recorded.")
-            return redirect("requests:review", pk=pk)
+            messages.success(request, done)
+            return redirect("requests:review", pk=privacy_request.pk)
     return render(
         request,
         "requests_app/review/overview.html",
-        _review_context(request, privacy_request, deny_form=form),
+        _review_context(request, privacy_request, **{f"{prefix}_form": form}),
         status=400,
+    )
+
+
+@role_required("approve")
+@require_POST
+def review_deny(request: HttpRequest, pk: int) -> HttpResponse:
+    return _reason_action(
+        request,
+        _get_request(pk),
+        prefix="deny",
+        service=approval.privacy_request_deny,
+        done="The request was denied; the reason is recorded.",
     )
 
 
@@ -511,22 +521,12 @@ def review_reopen(request: HttpRequest, pk: int) -> HttpResponse:
     privacy_request = _get_request(pk)
     if not _roles(request, privacy_request)["can_reopen"]:
         raise _forbidden("reopen")
-    form = ReviewReasonForm(request.POST, prefix="reopen")
-    if form.is_valid():
-        try:
-            approval.privacy_request_reopen_review(
-                privacy_request, actor=request.user, reason=form.cleaned_data["reason"]
-            )
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, "Review reopened. The next approval makes a new report.")
-            return redirect("requests:review", pk=pk)
-    return render(
+    return _reason_action(
         request,
-        "requests_app/review/overview.html",
-        _review_context(request, privacy_request, reopen_form=form),
-        status=400,
+        privacy_request,
+        prefix="reopen",
+        service=approval.privacy_request_reopen_review,
+        done="Review reopened. The next approval makes a new report.",
     )
 
 

@@ -44,6 +44,11 @@ def bounded_map(fn: Callable[[T], R], items: Iterable[T], *, max_workers: int) -
 
 
 K = TypeVar("K")
+MAX_GROUPS_AHEAD = 64  # ``pipelined`` never takes more groups than this ahead
+
+
+def _unfinished(pending: Iterable[tuple[object, list[Future]]]) -> int:
+    return sum(1 for _, futures in pending for future in futures if not future.done())
 
 
 def pipelined(
@@ -52,6 +57,7 @@ def pipelined(
     *,
     max_workers: int,
     lookahead: int = 3,
+    lookahead_items: int = 0,
     on_result: Callable[[], None] | None = None,
 ) -> Iterator[tuple[K, list[R]]]:
     """Run ``fn`` over the items of consecutive groups in one bounded pool; yield each
@@ -59,10 +65,12 @@ def pipelined(
     An exception raised by ``groups`` itself propagates after the groups already taken.
 
     Groups are taken from ``groups`` (lazily, in this thread) up to ``lookahead`` ahead
-    of the one being yielded, so a slow call (a 429 waiting out its ``Retry-After``)
-    holds back only its own group's yield while the workers go on with the next
-    groups' calls. ``on_result`` runs in this thread after each finished call of the
-    group being waited for (e.g. to renew a lease). The first exception propagates;
+    of the one being yielded, and further (up to ``MAX_GROUPS_AHEAD``) while fewer than
+    ``lookahead_items`` calls are waiting to finish, so a slow call (a 429 waiting out
+    its ``Retry-After``) holds back only its own group's yield while the workers go on
+    with the next groups' calls, and small or empty groups do not starve the workers.
+    ``on_result`` runs in this thread after each finished call of the group being
+    waited for (e.g. to renew a lease). The first exception propagates;
     calls not yet started are cancelled and the running ones finish first, so nothing
     is left running in the background, also when the caller stops early.
     """
@@ -82,7 +90,10 @@ def pipelined(
     pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fetch")
     try:
         while True:
-            while not exhausted and len(pending) < max(lookahead, 1):
+            while not exhausted and (
+                len(pending) < max(lookahead, 1)
+                or (len(pending) < MAX_GROUPS_AHEAD and _unfinished(pending) < lookahead_items)
+            ):
                 try:
                     key, items = next(source)
                 except StopIteration:

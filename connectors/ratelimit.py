@@ -35,9 +35,8 @@ import contextlib
 import hashlib
 import math
 import re
-import statistics
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Protocol
@@ -61,12 +60,21 @@ DEFAULT_CEILINGS: dict[str, dict[str, tuple[int, float]]] = {"webex": {"default"
 # The adaptive controller (see ``RateBudget``). Ticks are one second, aligned to the epoch.
 TICK = 1.0
 ADAPTIVE_FLOOR = 1.0  # calls per second: never slower (a 429 still waits its Retry-After)
-ADAPTIVE_CUT = 0.9  # multiplicative decrease (deeper when most calls were refused)
+ADAPTIVE_CUT = 0.9  # the most a cut keeps; deeper when more calls were refused
+CUT_MARGIN = 0.95  # a cut goes this far under the rate that got through
 ADAPTIVE_STEP = 0.02  # additive increase per tick, as a share of the ceiling (>= 1/s)
-ADAPTIVE_BUSY = 0.5  # a tick raises the rate only if it used this share of its quota
-NOISE_TICKS = 9  # the 429 share of the median recent tick is the provider's noise
-NOISE_MIN_CALLS = 5  # ticks with fewer calls are too small to estimate noise
-SLOW_START_TICKS = 3  # judged ticks needed before a cut ends the doubling phase
+CREEP = 0.1  # near the rate of the last cut the increase shrinks to this share of a step
+# A tick raises the rate only if it used this share of its quota (in slow start, when
+# the work is still ramping up, half): a pace nobody uses is not evidence of the limit.
+ADAPTIVE_BUSY = 0.8
+SLOW_START_BUSY = 0.5
+NOISE_MIN_CALLS = 5  # fewer reference answers than this: the noise is taken as zero
+NOISE_KNOWN_CALLS = 50  # reference answers needed before a cut may end slow start
+NOISE_POOL_MAX = 500  # reference answers kept (older ones are scaled away)
+GRANTED_SHARE = 0.9  # a tick that let fewer through than this share of the most cannot
+GRANTED_DECAY = 0.99  # have met the limit; the most decays per tick (a limit may drop)
+SATURATED_SHARE = 0.97  # a tick that let through this share of the most met the limit
+OFFERED_MORE = 1.05  # ... if the pace offered this much more than got through
 # A 429 pauses every worker of an adaptive budget only when the provider asks for a
 # longer pause than this; shorter ones are pacing, answered by the cut.
 ADAPTIVE_BLOCK_MIN = 5.0
@@ -104,65 +112,156 @@ class Adaptive:
 
 @dataclass
 class _Learned:
-    """What an adaptive category remembers in the shared cache (per connection)."""
+    """What an adaptive category remembers in the shared cache (per connection).
+
+    The provider's noise (429s that come whatever our pace) is estimated from ticks
+    that cannot have met the limit: those that got clearly fewer answers through
+    than the most the provider has granted in a tick (``granted``), and slow start's
+    before its first cut with the noise known. A faster tick is judged against
+    that pool. A pool over every tick would learn the limit's own 429s as noise and
+    climb past it; leaving out the ticks that were cut would keep the estimate at
+    zero and cut every noisy tick; a median of per-tick shares reads zero at a slow
+    pace (most small ticks see no 429).
+    """
 
     rate: float
     slow_start: bool = True
-    shares: list[float] = field(default_factory=list)  # 429 share of recent judged ticks
+    granted: float = 0.0  # the most answers let through in one tick (decays slowly)
+    ref_ok: float = 0.0  # answers of the noise pool
+    ref_throttled: float = 0.0
+    peak: float = 0.0  # the pace of the last cut: the increase creeps near it
+    settling: bool = False  # the tick after a cut: judged by neither cut nor raise
 
     def as_dict(self) -> dict[str, object]:
-        return {"rate": self.rate, "slow_start": self.slow_start, "shares": self.shares}
+        return {
+            "rate": self.rate,
+            "slow_start": self.slow_start,
+            "granted": self.granted,
+            "ref_ok": self.ref_ok,
+            "ref_throttled": self.ref_throttled,
+            "peak": self.peak,
+            "settling": self.settling,
+        }
 
     @classmethod
     def from_value(cls, value: object, adaptive: Adaptive) -> _Learned:
+        learned = cls(adaptive.start)
         if isinstance(value, dict):
             try:
-                rate = float(value["rate"])
-                shares = [float(x) for x in value.get("shares", [])][-NOISE_TICKS:]
-                learned = cls(rate, bool(value.get("slow_start", True)), shares)
+                learned = cls(
+                    rate=float(value["rate"]),
+                    slow_start=bool(value.get("slow_start", True)),
+                    granted=max(float(value.get("granted", 0.0)), 0.0),
+                    ref_ok=max(float(value.get("ref_ok", 0.0)), 0.0),
+                    ref_throttled=max(float(value.get("ref_throttled", 0.0)), 0.0),
+                    peak=max(float(value.get("peak", 0.0)), 0.0),
+                    settling=bool(value.get("settling", False)),
+                )
             except (KeyError, TypeError, ValueError):
                 learned = cls(adaptive.start)
-        else:
-            learned = cls(adaptive.start)
         learned.rate = min(max(learned.rate, adaptive.floor), adaptive.ceiling)
         return learned
 
     @property
+    def reference_calls(self) -> float:
+        return self.ref_ok + self.ref_throttled
+
+    @property
     def noise(self) -> float:
-        """The provider's share of 429s that do not depend on our rate (median tick)."""
-        return statistics.median(self.shares) if self.shares else 0.0
+        """The provider's share of 429s that do not depend on our pace."""
+        calls = self.reference_calls
+        return self.ref_throttled / calls if calls >= NOISE_MIN_CALLS else 0.0
+
+    def allowed(self, calls: int) -> float:
+        """The most 429s among ``calls`` answers the noise explains: its estimate plus
+        one standard error of that estimate, then two standard deviations and a half
+        (with no noise seen, that is zero: one 429 is the limit)."""
+        noise = self.noise
+        if noise:
+            noise = min(noise + math.sqrt(noise * (1 - noise) / self.reference_calls), 1.0)
+        expected = noise * calls
+        return expected + 2 * math.sqrt(expected * (1 - noise)) + 0.5
 
     def judge(self, ok: int, throttled: int, adaptive: Adaptive) -> str:
         """Update from one finished tick's answers; returns "cut", "raise" or "hold".
 
-        A cut needs more 429s than the noise explains (two standard deviations and
-        a half): with no noise, one 429. It multiplies the rate by ``ADAPTIVE_CUT``, or
-        by the share that got through when that is smaller; while the noise is not yet
-        known (slow start) it never goes below the configured rate. A tick that used
-        at least half of its quota without that raises the rate: doubling until the
-        first cut once the noise is known (slow start), then by ``Adaptive.step``
-        (additive increase). Counts are shares, so counters that lost an update on
-        a non-atomic cache only blur them.
+        More 429s than the noise explains cut the rate to ``CUT_MARGIN`` of what got
+        through beyond the noise, and at least by ``ADAPTIVE_CUT``; while the noise is
+        not yet known (slow start) never below the configured rate. The tick after a
+        cut only settles (its answers include calls paced before the cut). A tick that used
+        at least half of its quota without that raises the rate: doubling in slow
+        start, then by ``Adaptive.step``, creeping (``CREEP``) near the pace of the
+        last cut so the limit is probed rarely. Counts are shares, so counters that
+        lost an update on a non-atomic cache only blur them.
         """
         calls = ok + throttled
-        noise = self.noise
-        expected = noise * calls
-        allowed = expected + 2 * math.sqrt(expected * (1 - noise)) + 0.5
+        below_limit = ok <= GRANTED_SHARE * self.granted  # the provider has let more through
+        noise_known = self.reference_calls >= NOISE_KNOWN_CALLS
+        # Near the most the provider ever let through in a tick: maybe the limit.
+        at_granted = ok >= SATURATED_SHARE * self.granted > 0
+        # At the limit the answers let through stop growing although the pace offers
+        # more: then any 429s beyond the noise's own share are the limit's.
+        saturated = (
+            noise_known
+            and at_granted
+            and ok <= self.granted
+            and self.rate * period(self.rate) * (1 - self.noise) >= OFFERED_MORE * ok
+        )
+        over = throttled > self.allowed(calls) or (saturated and throttled > self.noise * calls + 1)
         verdict = "hold"
-        if throttled > allowed:
-            through = 1 - (throttled / calls - noise)
-            cut = self.rate * min(ADAPTIVE_CUT, through)
-            if len(self.shares) >= SLOW_START_TICKS:
+        if self.settling:
+            # The tick after a cut still carries answers to calls paced before it: it
+            # neither cuts again nor raises, and its 429s are not noise.
+            self.settling = False
+            self.granted = max(self.granted * GRANTED_DECAY, float(ok))
+            return verdict
+        if over:
+            through = 1 - max(throttled / calls - self.noise, 0.0)
+            # Under the rate that got through, measured both as a share of the calls
+            # and as answers a second (calls may not have used the whole quota), and
+            # never more than halved at once.
+            let_in = ok / max(1 - self.noise, 0.5) / period(self.rate)
+            cut = min(
+                self.rate * min(ADAPTIVE_CUT, through * CUT_MARGIN),
+                max(let_in * CUT_MARGIN, self.rate / 2),
+            )
+            self.settling = True
+            if noise_known:
                 self.slow_start = False
+            # Creep near this pace only if it met the limit (a cut the noise caused
+            # below the limit would otherwise hold the climb back).
+            self.peak = self.rate if at_granted else 0.0
             self.rate = max(cut, adaptive.start) if self.slow_start else cut
             verdict = "cut"
-        elif calls >= ADAPTIVE_BUSY * self.rate * period(self.rate):
-            self.rate = self.rate * 2 if self.slow_start else self.rate + adaptive.step
+        elif calls >= (SLOW_START_BUSY if self.slow_start else ADAPTIVE_BUSY) * self.rate * period(
+            self.rate
+        ):
+            self.rate = self.rate * 2 if self.slow_start else self.rate + self._step(adaptive)
             verdict = "raise"
-        if calls >= NOISE_MIN_CALLS:
-            self.shares = [*self.shares, throttled / calls][-NOISE_TICKS:]
+        if calls and (below_limit or self.slow_start):
+            self._pool(ok, throttled)
+        self.granted = max(self.granted * GRANTED_DECAY, float(ok))
         self.rate = min(max(self.rate, adaptive.floor), adaptive.ceiling)
         return verdict
+
+    def _step(self, adaptive: Adaptive) -> float:
+        step = adaptive.step
+        if not self.peak:
+            return step
+        # Halve the distance to the last cut, creep past it, then double the step again:
+        # the limit is probed rarely, and a cut the noise caused is left behind quickly.
+        if self.rate < self.peak:
+            return max(step * CREEP, min(step, (self.peak - self.rate) / 2))
+        return max(step * CREEP, min(step, self.rate - self.peak))
+
+    def _pool(self, ok: int, throttled: int) -> None:
+        self.ref_ok += ok
+        self.ref_throttled += throttled
+        total = self.reference_calls
+        if total > NOISE_POOL_MAX:
+            scale = NOISE_POOL_MAX / total
+            self.ref_ok *= scale
+            self.ref_throttled *= scale
 
 
 class BudgetWaitTooLong(Exception):

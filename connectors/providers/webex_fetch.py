@@ -398,6 +398,9 @@ def _scan_meetings(
 # reads flow across page boundaries: a slow read (a 429 waiting out its Retry-After)
 # holds back only its page's batch while the workers go on with the next pages.
 LOOKAHEAD_PAGES = 3
+# ... and further while fewer reads than this are waiting (sparse windows list quickly;
+# a listing call waiting out a 429 leaves the workers this much to do meanwhile).
+LOOKAHEAD_READS = 200
 # What the listing moves; the counters of examined meetings move when a page is stored.
 _POSITION = (
     "window_from",
@@ -438,7 +441,7 @@ def walk_listing(
     listing order, once all its reads are done, ``state`` is moved to stand after that
     page and ``finish(page, results)`` is yielded.
 
-    The listing runs up to ``LOOKAHEAD_PAGES`` ahead on a copy of the position, so
+    The listing runs ahead (``LOOKAHEAD_PAGES``, ``LOOKAHEAD_READS``) on a copy of the position, so
     ``state`` (what the checkpoint saves) never passes an instance whose participants
     are not all read. Shared by the full scan and the participant index
     (connectors/providers/webex_index.py).
@@ -449,6 +452,7 @@ def walk_listing(
         read,
         max_workers=workers,
         lookahead=LOOKAHEAD_PAGES,
+        lookahead_items=LOOKAHEAD_READS,
         on_result=on_read,
     ):
         for name, value in page.position.items():

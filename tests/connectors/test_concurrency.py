@@ -65,3 +65,55 @@ def test_a_failing_call_propagates(workers):
         ):
             seen.append(key)
     assert seen == ["a"]
+
+
+def test_pipelined_takes_more_small_groups_while_few_calls_wait():
+    """Empty groups are taken well past ``lookahead`` while the first group's one call
+    is still waiting, so sparse listing pages do not starve the workers."""
+    release, all_taken = threading.Event(), threading.Event()
+
+    def groups():
+        for key in range(40):
+            if key == 39:
+                all_taken.set()
+            yield key, ([key] if key == 0 else [])
+
+    def fn(x: int) -> int:
+        release.wait(timeout=10)
+        return x
+
+    out = pipelined(groups(), fn, max_workers=2, lookahead=2, lookahead_items=5)
+    results: list = []
+    consumer = threading.Thread(target=lambda: results.extend(out))
+    consumer.start()
+
+    assert all_taken.wait(timeout=10)  # all 40 taken while group 0 still waits
+    assert not results
+    release.set()
+    consumer.join()
+    assert [key for key, _ in results] == list(range(40))
+
+
+def test_pipelined_stops_taking_groups_once_enough_calls_wait():
+    taken: list[int] = []
+    release = threading.Event()
+
+    def groups():
+        for key in range(100):
+            taken.append(key)
+            yield key, [key, key]
+
+    def fn(x: int) -> int:
+        release.wait(timeout=5)
+        return x
+
+    out = pipelined(groups(), fn, max_workers=2, lookahead=1, lookahead_items=10)
+    blocked = threading.Thread(target=lambda: next(out))
+    blocked.start()
+    blocked.join(timeout=0.5)  # waits on group 0 with the others taken
+    seen = len(taken)
+    release.set()
+    blocked.join()
+    list(out)
+
+    assert seen == 5  # 5 groups of 2 calls each: 10 waiting, no more taken

@@ -9,6 +9,7 @@ is also the second process of the cross-process test.
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from connectors import clock
 from connectors.providers import get_provider
 from connectors.ratelimit import (
     ADAPTIVE_CUT,
+    CUT_MARGIN,
     Adaptive,
     RateBudget,
     _Learned,
@@ -95,19 +97,22 @@ def test_a_tick_that_did_not_use_its_quota_does_not_raise_the_rate(fake_clock):
 
 def test_a_429_cuts_to_what_got_through_then_rises_additively():
     adaptive = Adaptive(start=5, ceiling=100)
-    learned = _Learned(rate=60, slow_start=True, shares=[0.0, 0.0, 0.0])
+    learned = _Learned(rate=60, slow_start=True, ref_ok=75)  # no noise seen
 
     assert learned.judge(ok=40, throttled=20, adaptive=adaptive) == "cut"
-    assert learned.rate == pytest.approx(40)  # two thirds got through
+    assert learned.rate == pytest.approx(40 * CUT_MARGIN)  # under the two thirds let in
     assert learned.slow_start is False
 
-    assert learned.judge(ok=40, throttled=0, adaptive=adaptive) == "raise"
-    assert learned.rate == pytest.approx(40 + adaptive.step)
+    # The next tick still carries answers to calls paced before the cut: it settles.
+    assert learned.judge(ok=36, throttled=2, adaptive=adaptive) == "hold"
+    assert learned.rate == pytest.approx(40 * CUT_MARGIN)
+    assert learned.judge(ok=38, throttled=0, adaptive=adaptive) == "raise"
+    assert learned.rate == pytest.approx(38 + adaptive.step)
     assert adaptive.step == 2  # a fiftieth of the ceiling
 
 
 def test_a_single_429_cuts_by_a_tenth():
-    learned = _Learned(rate=50, slow_start=False, shares=[0.0] * 5)
+    learned = _Learned(rate=50, slow_start=False, ref_ok=100)
 
     assert learned.judge(ok=49, throttled=1, adaptive=Adaptive(start=5, ceiling=100)) == "cut"
     assert learned.rate == pytest.approx(ADAPTIVE_CUT * 50)
@@ -123,12 +128,59 @@ def test_a_cut_before_the_noise_is_known_keeps_slow_start_and_the_configured_rat
 
 def test_the_providers_random_429s_are_noise_not_a_limit():
     adaptive = Adaptive(start=5, ceiling=100)
-    learned = _Learned(rate=40, slow_start=False, shares=[0.1] * 9)
+    learned = _Learned(rate=40, slow_start=False, ref_ok=180, ref_throttled=20)
 
     # About one in ten refused, as always: not a reason to slow down.
     assert learned.judge(ok=36, throttled=4, adaptive=adaptive) == "raise"
     # Far more than the noise explains: the limit.
     assert learned.judge(ok=30, throttled=15, adaptive=adaptive) == "cut"
+
+
+def _provider_tick(rate: float, limit: float, noise: float, rng: random.Random) -> tuple[int, int]:
+    """A provider that refuses ``noise`` of all calls at random, then everything over
+    ``limit`` a second: (answered, refused) for one second at ``rate``."""
+    calls = int(rate)
+    noisy = sum(1 for _ in range(calls) if rng.random() < noise)
+    ok = min(calls - noisy, int(limit))
+    return ok, calls - ok
+
+
+def _drive(limit: float, noise: float, ticks: int, seed: int) -> list[tuple[float, int, int]]:
+    adaptive = Adaptive(start=5, ceiling=100)
+    learned = _Learned(rate=adaptive.start)
+    rng = random.Random(seed)
+    history = []
+    for _ in range(ticks):
+        rate = learned.rate
+        ok, refused = _provider_tick(rate, limit, noise, rng)
+        history.append((rate, ok, refused))
+        learned.judge(ok=ok, throttled=refused, adaptive=adaptive)
+    return history
+
+
+def test_random_429s_neither_hold_the_rate_down_nor_hide_the_limit():
+    """10% of calls refused at random and a hidden limit of 50 a second: the rate
+    reaches the limit within seconds and stays near it (not at the ceiling)."""
+    reached = []
+    for seed in range(5):
+        history = _drive(limit=50, noise=0.1, ticks=60, seed=seed)
+        answered = [ok for _, ok, _ in history]
+        reached.append(next(i for i, ok in enumerate(answered) if ok >= 45))
+        steady = answered[20:]
+        assert sum(steady) / len(steady) >= 0.9 * 50  # close to what the limit lets through
+        assert max(rate for rate, _, _ in history[20:]) < 50 / 0.9 * 1.25  # not the ceiling
+
+    assert sorted(reached)[2] <= 12  # the noise does not stall the climb (median run)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_without_noise_the_limit_is_probed_rarely(seed):
+    history = _drive(limit=50, noise=0.0, ticks=120, seed=seed)
+    calls = sum(ok + refused for _, ok, refused in history)
+    refused = sum(refused for _, _, refused in history[10:])  # after slow start's overshoot
+
+    assert refused <= 0.01 * calls
+    assert sum(ok for _, ok, _ in history[10:]) / 110 >= 0.9 * 50
 
 
 def test_a_falling_remaining_counts_as_a_warning(fake_clock):
@@ -144,13 +196,17 @@ def test_a_falling_remaining_counts_as_a_warning(fake_clock):
 
 
 def _learn_past_slow_start(budget: RateBudget, fake_clock: clock.FakeClock) -> None:
-    """5, 10, 20 a second, then 40 meets 429s: cut to 0.9 x 40, slow start over."""
-    for _ in range(3):
+    """5, 10, 20, 40 a second, then 50 (the ceiling) meets 5 429s: cut under the 45
+    that got through, slow start over (75 answers without a 429 say there is no noise)."""
+    for _ in range(4):
         _tick(budget, fake_clock)
-    _tick(budget, fake_clock, throttled=3)
+    _tick(budget, fake_clock, throttled=5)
     budget.acquire()
     budget.observe("default", 200, {})
-    assert budget.rate() == pytest.approx(ADAPTIVE_CUT * 40)
+    assert budget.rate() == pytest.approx(45 * CUT_MARGIN)
+    fake_clock.advance(1)  # the tick after the cut settles: neither cut nor raise
+    budget.acquire()
+    assert budget.rate() == pytest.approx(45 * CUT_MARGIN)
 
 
 def test_short_429_pauses_are_pacing_long_ones_pause_everyone(fake_clock):

@@ -528,6 +528,8 @@ def test_pipeline_refreshes_an_expired_access_token_and_continues(webex, pipelin
     result = pipeline_result(connection)
     started = timezone.now()
     # The provider expires the token mid-fetch; we still believe it valid for an hour.
+    # (The listing runs only three pages ahead, so calls remain after the first batch.)
+    monkeypatch.setattr("connectors.providers.webex_fetch.LOOKAHEAD_READS", 0)
     interrupt_after(monkeypatch, 1, lambda: webex.expire_token(old_token))
 
     assert fetching.fetch_execute(result_id=result.pk) == Result.Status.SUCCEEDED

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from contextlib import contextmanager
+from typing import Generic, Protocol, TypeVar
 
 from django.db import connections
 
@@ -41,6 +42,51 @@ def bounded_map(fn: Callable[[T], R], items: Iterable[T], *, max_workers: int) -
         return
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fetch") as pool:
         yield from pool.map(_closing(fn), items)
+
+
+class Pending(Protocol[R]):
+    """A call's outcome to come: ``result()`` returns it or raises its exception."""
+
+    def result(self) -> R: ...
+
+
+class _Deferred(Generic[R]):
+    """A call made only when its result is asked for (the serial pool)."""
+
+    def __init__(self, fn: Callable[[], R]) -> None:
+        self._fn: Callable[[], R] | None = fn
+        self._value: R | None = None
+
+    def result(self) -> R:
+        if self._fn is not None:
+            fn, self._fn = self._fn, None
+            self._value = fn()
+        return self._value  # type: ignore[return-value]
+
+
+@contextmanager
+def worker_pool(max_workers: int) -> Iterator[Callable[[Callable[[], R]], Pending[R]]]:
+    """A ``submit(fn)`` for calls that may start more calls as earlier ones answer.
+
+    Up to ``max_workers`` calls run at once, in the order submitted; each closes its
+    thread's database connections. With ``max_workers <= 1`` nothing runs in the
+    background: a call runs in this thread when its ``result()`` is first asked for.
+    Leaving the block (also by an exception, or a caller that stops early) cancels
+    the calls not yet started and waits for the running ones, so nothing is left
+    running in the background.
+    """
+    if max_workers <= 1:
+        yield _Deferred
+        return
+    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fetch")
+
+    def submit(fn: Callable[[], R]) -> Future[R]:
+        return pool.submit(_closing(lambda _: fn()), None)
+
+    try:
+        yield submit
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 K = TypeVar("K")

@@ -2,10 +2,12 @@
 
 The work is split into units: one object type, or one list call (a meeting
 ``type``, a month window of recordings or phone history). Units run in parallel
-(``ZOOM_FETCH_CONCURRENCY`` at once, ``bounded_map``) inside the shared rate
-budget, but their batches come out in the plan's fixed order, so the checkpoint
-after a batch is simply "these units are complete, and this one stopped at this page
-token". A resumed fetch skips the complete units and continues the one in progress.
+(``ZOOM_FETCH_CONCURRENCY`` at once, ``worker_pool``) inside the shared rate
+budget; only the Zoom Phone units wait for the phone-user lookup (no Phone, no
+licence: they are settled without a call). Their batches come out in a fixed order
+(the user, the phone user, then the plan's), so the checkpoint after a batch is
+simply "these units are complete, and this one stopped at this page token". A
+resumed fetch skips the complete units and continues the one in progress.
 
 Why the windows: Zoom serves cloud recordings and phone history at most one month
 per call (recordings default to today only, phone history to the last day or 30
@@ -18,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,7 +29,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.utils import timezone
 
-from connectors.concurrency import bounded_map
+from connectors.concurrency import worker_pool
 from connectors.dates import add_months
 from connectors.emails import email_normalize
 from connectors.exceptions import (
@@ -288,51 +290,68 @@ def fetch_access(
         yield batch("user", [(user_id, user)])
 
     phone_unit = head[1]
-    if not progress.is_done(phone_unit):
-        outcome = run_unit(client, phone_unit, page_size=page_size, max_pages=max_pages)
-        progress.done.add(phone_unit.key)
-        progress.pages += len(outcome.pages)
-        records = [(user_id, item) for page in outcome.pages for item in page.items]
-        if outcome.note in (NO_PHONE, NO_PHONE_LICENCE):
-            # Nothing else in Zoom Phone can exist for this person: settle every phone type.
-            progress.done.update(u.key for u in plan if u.object_type in PHONE_TYPES)
-            yield batch("phone_user", records, outcome.note)
-            for object_type in PHONE_TYPES[1:]:
-                yield batch(object_type, [], outcome.note)
-        else:
-            yield batch("phone_user", records, outcome.note)
-
-    pending = [unit for unit in plan if not progress.is_done(unit)]
     cursor = progress.cursor or {}
 
-    def work(unit: Unit) -> tuple[Unit, Outcome]:
+    def work(unit: Unit) -> Callable[[], Outcome]:
         start = cursor.get("next_page_token") if cursor.get("unit") == unit.key else None
-        return unit, run_unit(
+        return lambda: run_unit(
             client, unit, page_size=page_size, start_cursor=start, max_pages=max_pages
         )
 
     seen: dict[str, set[str]] = {}
-    for unit, outcome in bounded_map(work, pending, max_workers=max_workers):
-        if not outcome.pages:
-            progress.done.add(unit.key)
-            progress.cursor = None
-            yield batch(unit.object_type, [], outcome.note)
-            continue
-        note = outcome.note
-        if outcome.pages[-1].next_cursor:
-            # The listing stopped at the page limit with more to come: say so, never
-            # drop the rest silently.
-            note = NOTE_TRUNCATED
-            logger.warning("zoom listing truncated at the page limit", extra={"unit": unit.key})
-        for number, page in enumerate(outcome.pages, start=1):
-            if number == len(outcome.pages):
+    with worker_pool(max_workers) as submit:
+        # The phone-user lookup says whether Zoom Phone holds anything for the person;
+        # only the phone units wait for it, the others start with it.
+        asked = None if progress.is_done(phone_unit) else submit(work(phone_unit))
+        started = {
+            unit.key: submit(work(unit))
+            for unit in plan
+            if unit.object_type not in PHONE_TYPES and not progress.is_done(unit)
+        }
+        if asked is not None:
+            outcome = asked.result()
+            progress.done.add(phone_unit.key)
+            progress.pages += len(outcome.pages)
+            records = [(user_id, item) for page in outcome.pages for item in page.items]
+            if outcome.note in (NO_PHONE, NO_PHONE_LICENCE):
+                # Nothing else in Zoom Phone can exist for this person: settle every
+                # phone type.
+                progress.done.update(u.key for u in plan if u.object_type in PHONE_TYPES)
+        started.update(
+            (unit.key, submit(work(unit)))
+            for unit in plan
+            if unit.object_type in PHONE_TYPES and not progress.is_done(unit)
+        )
+        if asked is not None:
+            yield batch("phone_user", records, outcome.note)
+            if outcome.note in (NO_PHONE, NO_PHONE_LICENCE):
+                for object_type in PHONE_TYPES[1:]:
+                    yield batch(object_type, [], outcome.note)
+
+        for unit in plan:  # batches in the plan's order, whichever unit ended first
+            if unit.key not in started:
+                continue
+            outcome = started[unit.key].result()
+            if not outcome.pages:
                 progress.done.add(unit.key)
                 progress.cursor = None
-            else:
-                progress.cursor = {"unit": unit.key, "next_page_token": page.next_cursor or ""}
-            progress.pages += 1
-            records = _records(unit, page, user_id, seen.setdefault(unit.object_type, set()))
-            yield batch(unit.object_type, records, note)
+                yield batch(unit.object_type, [], outcome.note)
+                continue
+            note = outcome.note
+            if outcome.pages[-1].next_cursor:
+                # The listing stopped at the page limit with more to come: say so,
+                # never drop the rest silently.
+                note = NOTE_TRUNCATED
+                logger.warning("zoom listing truncated at the page limit", extra={"unit": unit.key})
+            for number, page in enumerate(outcome.pages, start=1):
+                if number == len(outcome.pages):
+                    progress.done.add(unit.key)
+                    progress.cursor = None
+                else:
+                    progress.cursor = {"unit": unit.key, "next_page_token": page.next_cursor or ""}
+                progress.pages += 1
+                records = _records(unit, page, user_id, seen.setdefault(unit.object_type, set()))
+                yield batch(unit.object_type, records, note)
 
 
 def _records(

@@ -38,6 +38,8 @@ Control endpoints (JSON bodies; never part of the provider surface)
   "lifetime"?}`` mints a token pair without the OAuth dance; ``POST /_sim/tokens/expire``
   and ``/_sim/tokens/revoke`` ``{"token"}``; ``POST /_sim/page-tokens/expire`` ages every
   Zoom ``next_page_token`` past 15 minutes; ``GET /_sim/clients`` lists the demo clients.
+- ``GET /_sim/truth/zoom-counts?email=&account=full&lookback_days=365``: the answer of
+  ``state.expected_zoom_counts`` (below), for a simulator running in another process.
 
 The same operations in Python on ``SimulatorState``: ``reset(seed, **knobs)``,
 ``configure(**knobs)``, ``add_fault(**rule)``, ``clear_faults()``, ``requests(provider,
@@ -62,6 +64,8 @@ parameter); ``webex_instance_cap`` (10000);
 the figure; the bench sets 50 per 1 s); ``webex_extra_instances`` and
 ``webex_extra_subjects`` (0; applied at reset: that many more ended instances over
 the last year, and people ``seed.BENCH_SUBJECT_EMAIL`` in about 20 of them each);
+``zoom_extra_call_logs`` (0; applied at reset: that many more call logs of the subject in
+account "full" over the last 175 days, for "six months of call logs" benchmarks);
 ``zoom_email_case_sensitive`` (False);
 ``zoom_page_token_ttl`` (900 s); ``zoom_qps`` (``{"Light": 80, "Medium": 60}``,
 Business+) over ``zoom_qps_window`` (1 s) per account and category; ``zoom_daily_limit``

@@ -46,6 +46,14 @@ def _route(state: SimulatorState, req: Request, sub: str, body: dict[str, Any]) 
     if key == ("GET", "/requests"):
         entries = state.requests(req.arg("provider"), req.arg("path_prefix") or "")
         return Response.json(200, {"requests": [e.as_dict() for e in entries]})
+    if key == ("GET", "/truth/zoom-counts"):
+        email = req.arg("email")
+        if not email:
+            raise ValueError("email is required")
+        counts = state.expected_zoom_counts(
+            email, req.arg("account") or "full", int(req.arg("lookback_days") or 365)
+        )
+        return Response.json(200, counts)
     if key == ("DELETE", "/requests"):
         state.clear_log()
         return Response(204)

@@ -41,6 +41,9 @@ class Knobs:
     # the last year, and people (seed.BENCH_SUBJECT_EMAIL) in about 20 of them each.
     webex_extra_instances: int = 0
     webex_extra_subjects: int = 0
+    # More Zoom Phone history for benchmarks (applied at reset): that many extra call logs
+    # of seed.SUBJECT_EMAIL in account "full", spread over the last six months.
+    zoom_extra_call_logs: int = 0
     # Zoom API
     zoom_email_case_sensitive: bool = False
     zoom_page_token_ttl: int = 900

@@ -307,14 +307,20 @@ BENCH_SUBJECT_MEETINGS = 20  # each bench subject took part in about this many
 
 @functools.lru_cache(maxsize=4)
 def build(
-    seed: int, anchor: datetime, extra_instances: int = 0, extra_subjects: int = 0
+    seed: int,
+    anchor: datetime,
+    extra_instances: int = 0,
+    extra_subjects: int = 0,
+    extra_call_logs: int = 0,
 ) -> Organisation:
     """Build the whole organisation; deterministic for its arguments.
 
     ``extra_instances`` adds that many ended Webex instances over the last 365 days
     (for benchmarks of large organisations) and ``extra_subjects`` people
     (``BENCH_SUBJECT_EMAIL``) who each took part in about ``BENCH_SUBJECT_MEETINGS``
-    of them; both come from their own random source, so the base data is unchanged.
+    of them; ``extra_call_logs`` adds that many Zoom Phone call logs of the subject
+    (account "full") over the last six months. Each comes from its own random source,
+    so the base data is unchanged.
     Cached, because tests reset before every test: the result is shared and must be
     treated as read-only (handlers never change it; per-run state lives in the state).
     """
@@ -324,6 +330,8 @@ def build(
     organisation = Organisation(anchor, webex, _build_zoom(rng, ids, anchor))
     if extra_instances:
         _add_webex_instances(seed, anchor, webex, extra_instances, extra_subjects)
+    if extra_call_logs:
+        _add_zoom_call_logs(seed, anchor, organisation.zoom["full"], extra_call_logs)
     return organisation
 
 
@@ -736,33 +744,7 @@ def _fill_zoom_user(
         other = f"+4930{ids.digits(7)}"
         mine = f"+4989{ids.digits(7)}"
         result = rng.choice(["Call connected", "Missed", "Voicemail", "Rejected"])
-        user.call_logs.append(
-            {
-                "id": ids.uuid(),
-                "call_id": str(ids.digits(19)),
-                "user_id": user.id,
-                "caller_number": other if inbound else mine,
-                "caller_name": "Çağla Öztürk" if inbound else f"{user.first_name} {user.last_name}",
-                "caller_number_type": 2 if inbound else 1,
-                "callee_number": mine if inbound else other,
-                "callee_name": f"{user.first_name} {user.last_name}" if inbound else "Extern",
-                "callee_number_type": 1 if inbound else 2,
-                "date_time": iso(moment),
-                "direction": "inbound" if inbound else "outbound",
-                "duration": rng.randint(0, 900),
-                "result": result,
-                "path": "pstn",
-                "has_recording": False,
-                "has_voicemail": result == "Voicemail",
-                "charge": "",
-                "rate": "",
-                "hold_time": 0,
-                "waiting_time": rng.randint(0, 30),
-                "department": "",
-                "cost_center": "",
-                "site": {"id": "site1", "name": "Munich"},
-            }
-        )
+        user.call_logs.append(_call_log(rng, ids, user, moment, inbound, other, mine, result))
         if result == "Voicemail":
             user.voice_mails.append(
                 {
@@ -800,6 +782,58 @@ def _fill_zoom_user(
                     "meeting_uuid": "",
                 }
             )
+
+
+def _call_log(
+    rng: random.Random,
+    ids: _Ids,
+    user: ZoomUser,
+    moment: datetime,
+    inbound: bool,
+    other: str,
+    mine: str,
+    result: str,
+) -> dict[str, Any]:
+    return {
+        "id": ids.uuid(),
+        "call_id": str(ids.digits(19)),
+        "user_id": user.id,
+        "caller_number": other if inbound else mine,
+        "caller_name": "Çağla Öztürk" if inbound else f"{user.first_name} {user.last_name}",
+        "caller_number_type": 2 if inbound else 1,
+        "callee_number": mine if inbound else other,
+        "callee_name": f"{user.first_name} {user.last_name}" if inbound else "Extern",
+        "callee_number_type": 1 if inbound else 2,
+        "date_time": iso(moment),
+        "direction": "inbound" if inbound else "outbound",
+        "duration": rng.randint(0, 900),
+        "result": result,
+        "path": "pstn",
+        "has_recording": False,
+        "has_voicemail": result == "Voicemail",
+        "charge": "",
+        "rate": "",
+        "hold_time": 0,
+        "waiting_time": rng.randint(0, 30),
+        "department": "",
+        "cost_center": "",
+        "site": {"id": "site1", "name": "Munich"},
+    }
+
+
+def _add_zoom_call_logs(seed: int, anchor: datetime, account: ZoomAccount, count: int) -> None:
+    """``count`` more call logs of the subject (no voicemail or recording), spread over
+    the last 175 days: well inside Zoom Phone's six-month reach."""
+    rng = random.Random(seed + 2)  # noqa: S311 - deterministic test data, not secrets
+    ids = _Ids(rng)
+    user = next(u for u in account.users if u.email == SUBJECT_STORED_EMAIL)
+    for _ in range(count):
+        moment = anchor - timedelta(minutes=rng.randint(1, 175 * 1440))
+        inbound = rng.random() < 0.5
+        other = f"+4930{ids.digits(7)}"
+        mine = f"+4989{ids.digits(7)}"
+        result = rng.choice(["Call connected", "Missed", "Rejected"])
+        user.call_logs.append(_call_log(rng, ids, user, moment, inbound, other, mine, result))
 
 
 # ----------------------------------------------------------------- Demo subjects

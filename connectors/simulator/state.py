@@ -97,6 +97,7 @@ class SimulatorState:
                 seed.floor_day(self.now()),
                 self.knobs.webex_extra_instances,
                 self.knobs.webex_extra_subjects,
+                self.knobs.zoom_extra_call_logs,
             )
             self.rng = random.Random(self.knobs.seed)  # noqa: S311 - reproducible faults
             self.grants: dict[int, Grant] = {}

@@ -89,28 +89,41 @@ def run_result(result_id: int) -> dict[str, Any]:
     """Run one Result to the end through the real pipeline (time slices included)."""
     from django.db import connections
 
-    from requests_app.models import Record, Result
-    from requests_app.services.fetching import fetch_execute
-
     try:
-        status = fetch_execute(result_id=result_id)
-        for _ in range(50):  # a time slice ended: the worker would pick it up again
-            if status != Result.Status.QUEUED:
-                break
-            status = fetch_execute(result_id=result_id)
-        ids = set(
-            Record.objects.filter(result_id=result_id, object_type="meeting").values_list(
-                "external_id", flat=True
-            )
-        )
-        per_type: dict[str, int] = {}
-        for object_type in Record.objects.filter(result_id=result_id).values_list(
-            "object_type", flat=True
-        ):
-            per_type[object_type] = per_type.get(object_type, 0) + 1
-        return {"status": status, "meeting_ids": ids, "per_type": per_type}
+        status = run_to_end(result_id)
+        return {"status": status, **stored_records(result_id)}
     finally:
         connections.close_all()
+
+
+def run_to_end(result_id: int) -> str:
+    """The pipeline's runs of one Result until it leaves the queue; its status."""
+    from requests_app.models import Result
+    from requests_app.services.fetching import fetch_execute
+
+    status = fetch_execute(result_id=result_id)
+    for _ in range(50):  # a time slice ended: the worker would pick it up again
+        if status != Result.Status.QUEUED:
+            break
+        status = fetch_execute(result_id=result_id)
+    return status
+
+
+def stored_records(result_id: int) -> dict[str, Any]:
+    """What the run stored: the meeting ids and the number of records per object type."""
+    from requests_app.models import Record
+
+    ids = set(
+        Record.objects.filter(result_id=result_id, object_type="meeting").values_list(
+            "external_id", flat=True
+        )
+    )
+    per_type: dict[str, int] = {}
+    for object_type in Record.objects.filter(result_id=result_id).values_list(
+        "object_type", flat=True
+    ):
+        per_type[object_type] = per_type.get(object_type, 0) + 1
+    return {"meeting_ids": ids, "per_type": per_type}
 
 
 def webex_truth(sim: Sim, email: str) -> set[str]:

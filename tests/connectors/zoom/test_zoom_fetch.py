@@ -511,3 +511,23 @@ def test_a_listing_cut_at_the_page_limit_says_so(zoom):
     batches = fetch_all(client_for(zoom), SUBJECT_EMAIL, page_size=1, max_pages=1)
     truncated = {b.object_type for b in batches if b.note == zoom_fetch.NOTE_TRUNCATED}
     assert "meeting" in truncated
+
+
+def test_only_the_phone_units_wait_for_the_phone_user_lookup(zoom):
+    uid = subject_user_id(zoom)
+    phone_user = f"/zoom/v2/phone/users/{uid}"
+    # The phone-user lookup answers late (the first call under this prefix is that
+    # lookup: the phone history is not asked before it answers).
+    zoom.fault(provider="zoom", path_prefix=phone_user, kind="slow", delay=1.0, count=1)
+
+    batches = fetch_all(client_for(zoom), SUBJECT_EMAIL)
+
+    assert counts_of(collect(batches)) == expected_counts(zoom, SUBJECT_EMAIL)
+    log = [e.path for e in zoom.requests("zoom") if e.path.startswith("/zoom/v2/")]
+    lookup = log.index(phone_user)
+    other_units = [i for i, p in enumerate(log) if p.startswith(f"/zoom/v2/users/{uid}/")]
+    phone_units = [i for i, p in enumerate(log) if p.startswith(f"{phone_user}/")]
+    # The log is in the order answers went out: the other units were answered while
+    # the lookup was still pending; every phone unit was asked after its answer.
+    assert other_units and max(other_units) < lookup
+    assert phone_units and min(phone_units) > lookup

@@ -26,7 +26,7 @@ from tests.bench.common import (
 P1_EXTRA = 1_850  # with the seed's ~400 in the last year: more than 2,000 ended instances
 P2_EXTRA = 4_700  # more than 5,000
 P2B_REQUESTS = 20
-CONCURRENCY = 24  # participant reads at once (see the module docstring)
+CONCURRENCY = 24  # reads at once: 50 a second, with 10% refused reads each waiting 1 s
 
 
 def _index_setting() -> dict[str, Any]:

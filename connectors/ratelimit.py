@@ -78,6 +78,7 @@ OFFERED_MORE = 1.05  # ... if the pace offered this much more than got through
 # A 429 pauses every worker of an adaptive budget only when the provider asks for a
 # longer pause than this; shorter ones are pacing, answered by the cut.
 ADAPTIVE_BLOCK_MIN = 5.0
+CLAIM_AHEAD_TICKS = 2  # a paced slot is claimed in this tick or the next, never further
 LEARNED_TTL = 30 * 86400  # the learned rate is remembered this long after its last use
 
 
@@ -387,13 +388,18 @@ class RateBudget:
                 rate = self._learned(category, adaptive).rate
                 self._rates[category] = rate
                 at = self._claim_paced(category, now, rate)
-                wait = at - now
-                if wait <= 0:
-                    return waited
-                if max_wait is not None and waited + wait > max_wait:
-                    raise BudgetWaitTooLong(retry_after=wait)
-                clock.sleep(wait)
-                return waited + wait
+                if at is not None:
+                    wait = at - now
+                    if wait <= 0:
+                        return waited
+                    if max_wait is not None and waited + wait > max_wait:
+                        raise BudgetWaitTooLong(retry_after=wait)
+                    clock.sleep(wait)
+                    return waited + wait
+                # This tick and the next are taken: ask again when the next one starts,
+                # at the rate learned by then (a claim far ahead would keep an old pace).
+                length = period(rate)
+                wait = (int(now // length) + 1) * length - now
             if wait <= 0:
                 limit = self.limit(category)
                 window = int(now // limit.seconds)
@@ -492,15 +498,16 @@ class RateBudget:
         learned.judge(int(ok), int(throttled), adaptive)
         cache.set(self._learned_key(category), learned.as_dict(), timeout=LEARNED_TTL)
 
-    def _claim_paced(self, category: str, now: float, rate: float) -> float:
-        """Claim the next free slot at ``rate`` per second; returns when it starts."""
+    def _claim_paced(self, category: str, now: float, rate: float) -> float | None:
+        """Claim the next free slot at ``rate`` per second in this tick or the next;
+        returns when it starts (None when both are taken)."""
         length = period(rate)
         quota = max(1, int(rate * length))
         spacing = length / quota
         tick = int(now // length)
         atomic = type(caches["default"]).__name__ in _ATOMIC_BACKENDS
         ttl = int(length) + 60
-        for ahead in range(3600):
+        for ahead in range(CLAIM_AHEAD_TICKS):
             start = (tick + ahead) * length
             counter = self._tick_key(category, length, tick + ahead, "slots")
             past = max(0, math.floor((now - start) / spacing)) if ahead == 0 else 0
@@ -518,7 +525,7 @@ class RateBudget:
                 # Non-atomic incr: two workers may read the same n; the slot key decides.
                 if atomic or cache.add(f"{counter}:{n}", 1, timeout=ttl + ahead):
                     return start + (n - 1) * spacing
-        return now + 3600 * length
+        return None
 
     def _blocked_for(self, category: str, now: float) -> float:
         until = cache.get(self._block_key(category))

@@ -284,3 +284,16 @@ def _worker(argv: list[str]) -> None:
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
     _worker(sys.argv[1:])
+
+
+def test_slots_are_claimed_at_most_a_tick_ahead(fake_clock):
+    """Callers beyond this tick's and the next tick's quota wait for the next tick and
+    claim again at the rate learned by then, instead of holding slots seconds ahead at
+    an old (slow start's) pace."""
+    budget = _budget()
+    now = fake_clock.now().timestamp()
+
+    claims = [budget._claim_paced("default", now, 5) for _ in range(11)]
+
+    assert claims[:10] == pytest.approx([now + i * 0.2 for i in range(10)])
+    assert claims[10] is None

@@ -195,6 +195,12 @@ class _Learned:
         last cut so the limit is probed rarely. Counts are shares, so counters that
         lost an update on a non-atomic cache only blur them.
         """
+        if self.settling:
+            # The tick after a cut still carries answers to calls paced before it: it
+            # neither cuts again nor raises, and its 429s are not noise.
+            self.settling = False
+            self._note_granted(ok)
+            return "hold"
         calls = ok + throttled
         below_limit = ok <= GRANTED_SHARE * self.granted  # the provider has let more through
         noise_known = self.reference_calls >= NOISE_KNOWN_CALLS
@@ -210,12 +216,6 @@ class _Learned:
         )
         over = throttled > self.allowed(calls) or (saturated and throttled > self.noise * calls + 1)
         verdict = "hold"
-        if self.settling:
-            # The tick after a cut still carries answers to calls paced before it: it
-            # neither cuts again nor raises, and its 429s are not noise.
-            self.settling = False
-            self.granted = max(self.granted * GRANTED_DECAY, float(ok))
-            return verdict
         if over:
             through = 1 - max(throttled / calls - self.noise, 0.0)
             # Under the rate that got through, measured both as a share of the calls
@@ -241,9 +241,12 @@ class _Learned:
             verdict = "raise"
         if calls and (below_limit or self.slow_start):
             self._pool(ok, throttled)
-        self.granted = max(self.granted * GRANTED_DECAY, float(ok))
+        self._note_granted(ok)
         self.rate = min(max(self.rate, adaptive.floor), adaptive.ceiling)
         return verdict
+
+    def _note_granted(self, ok: int) -> None:
+        self.granted = max(self.granted * GRANTED_DECAY, float(ok))
 
     def _step(self, adaptive: Adaptive) -> float:
         step = adaptive.step

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import queue
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -29,7 +30,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.utils import timezone
 
-from connectors.concurrency import worker_pool
+from connectors.concurrency import Pending, worker_pool
 from connectors.dates import add_months
 from connectors.emails import email_normalize
 from connectors.exceptions import (
@@ -100,8 +101,41 @@ NOTE_TRUNCATED = (
 
 @dataclass
 class Outcome:
-    pages: list[Page] = field(default_factory=list)
+    """How a unit ended: ``pages`` read (each handed to ``on_page`` as it came), a note
+    when Zoom said the type is empty for a known reason, and whether the listing
+    stopped at the page limit with more to come."""
+
+    pages: int = 0
     note: str = ""
+    truncated: bool = False
+
+
+_END = object()  # put on a unit's page queue when its worker is done, however it ended
+
+
+class _PageStream:
+    """A unit's pages, handed from its worker to the consumer as they arrive, so the
+    pipeline stores a long listing while the rest of it is still being read."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+
+    def run(self, fn: Callable[[Callable[[Page], None]], Outcome]) -> Callable[[], Outcome]:
+        def work() -> Outcome:
+            try:
+                return fn(self._queue.put)
+            finally:
+                self._queue.put(_END)
+
+        return work
+
+    def pages(self, pending: Pending[Outcome], *, serial: bool) -> Iterator[Page]:
+        """The unit's pages in order; then ``pending.result()`` (its outcome, or its
+        exception). A serial pool runs the unit only when asked, so it is asked first."""
+        if serial:
+            pending.result()
+        while (item := self._queue.get()) is not _END:
+            yield item  # type: ignore[misc]
 
 
 def month_windows(first: date, last: date) -> list[tuple[date, date]]:
@@ -291,67 +325,79 @@ def fetch_access(
 
     phone_unit = head[1]
     cursor = progress.cursor or {}
-
-    def work(unit: Unit) -> Callable[[], Outcome]:
-        start = cursor.get("next_page_token") if cursor.get("unit") == unit.key else None
-        return lambda: run_unit(
-            client, unit, page_size=page_size, start_cursor=start, max_pages=max_pages
-        )
-
+    serial = max_workers <= 1  # the serial pool runs a unit only when its result is asked
+    streams: dict[str, tuple[_PageStream, Pending[Outcome]]] = {}
     seen: dict[str, set[str]] = {}
+
     with worker_pool(max_workers) as submit:
+
+        def start(unit: Unit) -> None:
+            token = cursor.get("next_page_token") if cursor.get("unit") == unit.key else None
+            stream = _PageStream()
+            work = stream.run(
+                lambda on_page: run_unit(
+                    client,
+                    unit,
+                    page_size=page_size,
+                    start_cursor=token,
+                    max_pages=max_pages,
+                    on_page=on_page,
+                )
+            )
+            streams[unit.key] = (stream, submit(work))
+
         # The phone-user lookup says whether Zoom Phone holds anything for the person;
         # only the phone units wait for it, the others start with it.
-        asked = None if progress.is_done(phone_unit) else submit(work(phone_unit))
-        started = {
-            unit.key: submit(work(unit))
-            for unit in plan
-            if unit.object_type not in PHONE_TYPES and not progress.is_done(unit)
-        }
-        if asked is not None:
-            outcome = asked.result()
+        if not progress.is_done(phone_unit):
+            start(phone_unit)
+        for unit in plan:
+            if unit.object_type not in PHONE_TYPES and not progress.is_done(unit):
+                start(unit)
+        phone_batches: list[Batch] = []
+        if phone_unit.key in streams:
+            stream, pending = streams[phone_unit.key]
+            pages = list(stream.pages(pending, serial=serial))
+            note = pending.result().note
             progress.done.add(phone_unit.key)
-            progress.pages += len(outcome.pages)
-            records = [(user_id, item) for page in outcome.pages for item in page.items]
-            if outcome.note in (NO_PHONE, NO_PHONE_LICENCE):
+            progress.pages += len(pages)
+            if note in (NO_PHONE, NO_PHONE_LICENCE):
                 # Nothing else in Zoom Phone can exist for this person: settle every
                 # phone type.
                 progress.done.update(u.key for u in plan if u.object_type in PHONE_TYPES)
-        started.update(
-            (unit.key, submit(work(unit)))
-            for unit in plan
-            if unit.object_type in PHONE_TYPES and not progress.is_done(unit)
-        )
-        if asked is not None:
-            yield batch("phone_user", records, outcome.note)
-            if outcome.note in (NO_PHONE, NO_PHONE_LICENCE):
-                for object_type in PHONE_TYPES[1:]:
-                    yield batch(object_type, [], outcome.note)
+            records = [(user_id, item) for page in pages for item in page.items]
+            phone_batches.append(batch("phone_user", records, note))
+            if note in (NO_PHONE, NO_PHONE_LICENCE):
+                phone_batches += [batch(t, [], note) for t in PHONE_TYPES[1:]]
+        for unit in plan:
+            if unit.object_type in PHONE_TYPES and not progress.is_done(unit):
+                start(unit)
+        yield from phone_batches
 
-        for unit in plan:  # batches in the plan's order, whichever unit ended first
-            if unit.key not in started:
+        for unit in plan:  # batches in the plan's order, each page as soon as it is read
+            if unit.key not in streams:
                 continue
-            outcome = started[unit.key].result()
-            if not outcome.pages:
-                progress.done.add(unit.key)
-                progress.cursor = None
-                yield batch(unit.object_type, [], outcome.note)
-                continue
-            note = outcome.note
-            if outcome.pages[-1].next_cursor:
-                # The listing stopped at the page limit with more to come: say so,
-                # never drop the rest silently.
-                note = NOTE_TRUNCATED
-                logger.warning("zoom listing truncated at the page limit", extra={"unit": unit.key})
-            for number, page in enumerate(outcome.pages, start=1):
-                if number == len(outcome.pages):
+            stream, pending = streams[unit.key]
+            unit_seen = seen.setdefault(unit.object_type, set())
+            for page in stream.pages(pending, serial=serial):
+                if page.next_cursor:
+                    progress.cursor = {"unit": unit.key, "next_page_token": page.next_cursor}
+                else:
                     progress.done.add(unit.key)
                     progress.cursor = None
-                else:
-                    progress.cursor = {"unit": unit.key, "next_page_token": page.next_cursor or ""}
                 progress.pages += 1
-                records = _records(unit, page, user_id, seen.setdefault(unit.object_type, set()))
-                yield batch(unit.object_type, records, note)
+                yield batch(unit.object_type, _records(unit, page, user_id, unit_seen))
+            outcome = pending.result()
+            if unit.key in progress.done and not outcome.note:
+                continue
+            # No page (a known "nothing here" answer), or the listing stopped at the page
+            # limit with more to come: say so, never drop the rest silently.
+            note = outcome.note
+            if outcome.truncated:
+                note = NOTE_TRUNCATED
+                logger.warning("zoom listing truncated at the page limit", extra={"unit": unit.key})
+            progress.done.add(unit.key)
+            progress.cursor = None
+            yield batch(unit.object_type, [], note)
 
 
 def _records(
@@ -395,10 +441,12 @@ def run_unit(
     unit: Unit,
     *,
     page_size: int,
+    on_page: Callable[[Page], None],
     start_cursor: str | None = None,
     max_pages: int = MAX_PAGES,
 ) -> Outcome:
-    """Fetch one unit completely; Zoom's known "nothing here" answers become a note."""
+    """Fetch one unit completely, handing each page to ``on_page`` as it is read;
+    Zoom's known "nothing here" answers become a note."""
     params = dict(unit.params)
     if unit.phone_history:
         # A resumed fetch may run days later: keep the window inside today's reach.
@@ -408,9 +456,9 @@ def run_unit(
         params["from"] = max(params["from"], floor)
     try:
         if not unit.items_key:
-            body = client.get(unit.path, category=unit.category).json()
-            return Outcome([Page([body], None)])
-        return Outcome(_all_pages(client, unit, params, page_size, start_cursor, max_pages))
+            on_page(Page([client.get(unit.path, category=unit.category).json()], None))
+            return Outcome(pages=1)
+        return _all_pages(client, unit, params, page_size, start_cursor, max_pages, on_page)
     except ApiError as exc:
         note = _note_for(unit, exc)
         if note is None:
@@ -425,19 +473,22 @@ def _all_pages(
     page_size: int,
     start_cursor: str | None,
     max_pages: int,
-) -> list[Page]:
-    def pages(cursor: str | None) -> list[Page]:
-        return list(
-            client.paginate(
-                unit.path,
-                params=params,
-                items_key=unit.items_key,
-                page_size=page_size,
-                start_cursor=cursor,
-                category=unit.category,
-                max_pages=max_pages,
-            )
-        )
+    on_page: Callable[[Page], None],
+) -> Outcome:
+    def pages(cursor: str | None) -> Outcome:
+        count, last = 0, None
+        for last in client.paginate(
+            unit.path,
+            params=params,
+            items_key=unit.items_key,
+            page_size=page_size,
+            start_cursor=cursor,
+            category=unit.category,
+            max_pages=max_pages,
+        ):
+            count += 1
+            on_page(last)
+        return Outcome(pages=count, truncated=bool(last and last.next_cursor))
 
     if not start_cursor:
         return pages(None)
@@ -446,7 +497,8 @@ def _all_pages(
     except ClientError as exc:
         if exc.status != 400:
             raise
-        # Page tokens live 15 minutes: an old one is refused, so list the window again.
+        # Page tokens live 15 minutes: an old one is refused (on its first call, before
+        # any page), so list the window again.
         logger.info("zoom page token refused on resume; listing the window again")
         return pages(None)
 

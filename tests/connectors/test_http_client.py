@@ -777,3 +777,29 @@ def test_no_secret_in_logs_or_errors(server, make_client, max_jitter_clock, capl
         first.http_attempt,
     ) == ("webex", "GET", "/v1/ok", 401, 1)
     assert records[1].http_status == 200 and records[1].http_attempt == 2
+
+
+# --- proxies from the environment --------------------------------------------------------
+
+
+def test_a_proxy_from_the_environment_carries_every_call(server, make_client, monkeypatch):
+    """The proxy environment is read once per host and still applies to every call."""
+    monkeypatch.setenv("HTTP_PROXY", server.base_url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    server.script("GET", "/v1/people/me", OK)
+    client = make_client(base_url="http://provider.invalid/v1")
+
+    for _ in range(3):
+        assert client.get("/people/me").json() == {"ok": True}
+    assert len(server.hits("GET", "/v1/people/me")) == 3
+
+
+def test_no_proxy_from_the_environment_is_honoured(server, make_client, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    server.script("GET", "/v1/people/me", OK)
+    client = make_client()
+
+    assert client.get("/people/me").json() == {"ok": True}
+    assert client.get("/people/me").json() == {"ok": True}

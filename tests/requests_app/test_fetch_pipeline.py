@@ -489,3 +489,45 @@ def test_an_escaping_task_error_leaves_only_its_class(monkeypatch):
         tasks.fetch_result(1)
     assert str(raised.value) == "fetch task failed: ValueError"
     assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+def test_nul_characters_are_dropped_and_look_alike_text_is_kept(provider):
+    """PostgreSQL's jsonb refuses U+0000: it is removed from keys, values and ids; an
+    escaped backslash followed by the text "u0000" is data and stays as it is."""
+    nul_record = {
+        "id": "m\x00-1",
+        "title": "Budget\x00 review",
+        "path": "C:\\u0000\\x",
+        "tail": "\\\x00",
+        "nested": [{"k\x00ey": "\x00"}],
+    }
+
+    def fetch_access(client, email, *, checkpoint=None):
+        yield Batch("meeting", [("m\x00-1", nul_record)], checkpoint={}, progress={})
+
+    provider.fetch_access = fetch_access
+    result = make_result()
+    assert fetch_result(result.pk) == Result.Status.SUCCEEDED
+    record = Record.objects.get(result=result)
+    assert record.external_id == "m-1"
+    assert record.data == {
+        "id": "m-1",
+        "title": "Budget review",
+        "path": "C:\\u0000\\x",
+        "tail": "\\",
+        "nested": [{"key": ""}],
+    }
+
+
+def test_a_forced_rerun_refreshes_the_data_and_keeps_review_decisions(provider):
+    result = make_result()
+    fetch_result(result.pk)
+    Record.objects.filter(result=result, external_id="m-0-0").update(
+        included=False, data={"id": "m-0-0", "title": "stale"}
+    )
+    Result.objects.filter(pk=result.pk).update(status=Result.Status.QUEUED, checkpoint={})
+    fetch_result(result.pk)
+    record = Record.objects.get(result=result, external_id="m-0-0")
+    assert record.data == {"id": "m-0-0", "title": "Meeting 0.0"}
+    assert record.included is False
+    assert Record.objects.filter(result=result).count() == 12

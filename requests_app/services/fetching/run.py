@@ -36,6 +36,7 @@ from requests_app.services.fetching.lifecycle import (
 )
 from requests_app.services.fetching.outcomes import Retry
 from requests_app.services.fetching.queue import enqueue_on_commit
+from requests_app.services.fetching.record_upsert import records_upsert
 from requests_app.services.fetching.start import result_hold
 
 logger = logging.getLogger(__name__)
@@ -195,22 +196,12 @@ def _store_batch(result_id: int, run_token: uuid.UUID, batch: Batch, *, api_call
     now = timezone.now()
     with transaction.atomic():
         result = _locked_own(result_id, run_token)
-        if batch.records:
-            Record.objects.bulk_create(
-                [
-                    Record(
-                        result_id=result_id,
-                        object_type=batch.object_type,
-                        external_id=str(external_id)[:255],
-                        data=_without_nul(data),
-                        fetched_at=now,
-                    )
-                    for external_id, data in batch.records
-                ],
-                update_conflicts=True,
-                unique_fields=["result", "object_type", "external_id"],
-                update_fields=["data", "fetched_at"],
-            )
+        records_upsert(
+            result_id,
+            batch.object_type,
+            ((str(external_id), data) for external_id, data in batch.records),
+            fetched_at=now,
+        )
         progress = dict(result.progress)
         progress.update(batch.progress)
         progress["records"] = Record.objects.filter(result_id=result_id).count()
@@ -224,17 +215,6 @@ def _store_batch(result_id: int, run_token: uuid.UUID, batch: Batch, *, api_call
         result.heartbeat_at = now
         result.failures = 0  # progress was made: earlier failures no longer count
         result.save(update_fields=["progress", "checkpoint", "heartbeat_at", "failures"])
-
-
-def _without_nul(value: Any) -> Any:
-    """PostgreSQL's jsonb refuses U+0000; a provider string may carry one."""
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, dict):
-        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_without_nul(v) for v in value]
-    return value
 
 
 def _finish(result_id: int, run_token: uuid.UUID, status: str, note: str = "") -> None:

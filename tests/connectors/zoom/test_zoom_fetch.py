@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from datetime import date, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ import time_machine
 
 from connectors.clients import api_client_for
 from connectors.exceptions import ScopeMissing
+from connectors.http import ApiClient
 from connectors.models import Connection
 from connectors.providers import zoom_fetch
 from connectors.providers.base import SubjectNotFound
@@ -531,3 +533,29 @@ def test_only_the_phone_units_wait_for_the_phone_user_lookup(zoom):
     # the lookup was still pending; every phone unit was asked after its answer.
     assert other_units and max(other_units) < lookup
     assert phone_units and min(phone_units) > lookup
+
+
+def test_a_listings_pages_reach_the_pipeline_while_the_rest_is_read(zoom, monkeypatch):
+    """The first page of a long listing is handed on before its next page is asked for,
+    so the pipeline stores it while the listing goes on (not after the whole unit)."""
+    real = ApiClient.paginate
+    handed_on = threading.Event()
+    waits: list[bool] = []
+
+    def paginate(self, path, **kwargs):
+        pages = real(self, path, **kwargs)
+        yield next(pages)
+        if path.endswith("/meetings") and kwargs["params"].get("type") == "scheduled":
+            # Ask for the second page only once the first has reached the consumer.
+            waits.append(handed_on.wait(timeout=5))
+        yield from pages
+
+    monkeypatch.setattr(ApiClient, "paginate", paginate)
+    batches = []
+    for batch in zoom_fetch.fetch_access(client_for(zoom), SUBJECT_EMAIL, page_size=1):
+        batches.append(batch)
+        if batch.object_type == "meeting" and batch.records:
+            handed_on.set()
+
+    assert waits == [True]
+    assert counts_of(collect(batches)) == expected_counts(zoom, SUBJECT_EMAIL)

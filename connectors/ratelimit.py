@@ -35,6 +35,7 @@ import contextlib
 import hashlib
 import math
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,6 +51,20 @@ FALLBACK_LIMIT = (60, 1.0)
 # Pause after a 429 that gave no usable Retry-After.
 DEFAULT_429_PAUSE = 1.0
 _ATOMIC_BACKENDS = ("RedisCache", "LocMemCache", "PyMemcacheCache", "PyLibMCCache")
+# On a cache without atomic counters (the database cache) a claim is several write
+# transactions. The threads of one process take turns through this lock instead of
+# through SQLite's busy handler, which sleeps in growing steps (up to 100 ms) before
+# trying again: forty fetch threads queued there waited hundreds of milliseconds for
+# a slot that was free. Other processes still meet at the database's own lock.
+_WRITE_TURNS = threading.Lock()
+
+
+def _turns() -> contextlib.AbstractContextManager[object]:
+    if type(caches["default"]).__name__ in _ATOMIC_BACKENDS:
+        return contextlib.nullcontext()
+    return _WRITE_TURNS
+
+
 _NUMBER = re.compile(r"^\s*\d+(\.\d+)?\s*$")
 
 # Ceilings of the adaptive categories, same shape as ``CONNECTOR_RATE_LIMITS``; the
@@ -390,7 +405,8 @@ class RateBudget:
                 self._judge_previous_tick(category, adaptive, now)
                 rate = self._learned(category, adaptive).rate
                 self._rates[category] = rate
-                at = self._claim_paced(category, now, rate)
+                with _turns():
+                    at = self._claim_paced(category, now, rate)
                 if at is not None:
                     wait = at - now
                     if wait <= 0:
@@ -406,7 +422,9 @@ class RateBudget:
             if wait <= 0:
                 limit = self.limit(category)
                 window = int(now // limit.seconds)
-                if self._claim(category, window, limit):
+                with _turns():
+                    claimed = self._claim(category, window, limit)
+                if claimed:
                     return waited
                 wait = (window + 1) * limit.seconds - now
             wait = max(wait, 0.001)
@@ -441,7 +459,10 @@ class RateBudget:
         adaptive = self._adaptive(category)
         if adaptive is not None and status < 500:
             rate = self._rates.get(category) or self._learned(category, adaptive).rate
-            self._count(category, now.timestamp(), throttled=_throttled(status, headers), rate=rate)
+            with _turns():
+                self._count(
+                    category, now.timestamp(), throttled=_throttled(status, headers), rate=rate
+                )
         if status == 429:
             pause = retry_after if retry_after is not None else DEFAULT_429_PAUSE
             if adaptive is None or pause > ADAPTIVE_BLOCK_MIN:

@@ -24,7 +24,7 @@ import queue
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from django.conf import settings
@@ -129,13 +129,19 @@ class _PageStream:
 
         return work
 
-    def pages(self, pending: Pending[Outcome], *, serial: bool) -> Iterator[Page]:
-        """The unit's pages in order; then ``pending.result()`` (its outcome, or its
-        exception). A serial pool runs the unit only when asked, so it is asked first."""
-        if serial:
-            pending.result()
-        while (item := self._queue.get()) is not _END:
-            yield item  # type: ignore[misc]
+    def next(self, *, wait: bool) -> object:
+        """The next page, ``_END`` once the unit is done, or ``_NOT_YET`` (``wait=False``
+        and nothing has arrived)."""
+        try:
+            return self._queue.get(block=wait)
+        except queue.Empty:
+            return _NOT_YET
+
+
+_NOT_YET = object()
+# Pages gathered into one batch at most: already-read pages of one object type are
+# stored together (one transaction instead of one per page) while the rest is read.
+MAX_BATCH_RECORDS = 3000
 
 
 def month_windows(first: date, last: date) -> list[tuple[date, date]]:
@@ -284,8 +290,12 @@ def fetch_access(
     page_size: int | None = None,
     max_workers: int | None = None,
     max_pages: int = MAX_PAGES,
+    gather: bool = True,
 ) -> Iterator[Batch]:
     """Yield the subject's Zoom objects as batches, resuming from ``checkpoint``.
+
+    A batch holds the pages already read of one object type, up to
+    ``MAX_BATCH_RECORDS`` records (``gather=False``: every page is a batch of its own).
 
     Raises ``SubjectNotFound`` when the account has no such user. Object types
     Zoom refuses for a known reason (no Phone, no licence, no webinars, a missing
@@ -355,9 +365,8 @@ def fetch_access(
                 start(unit)
         phone_batches: list[Batch] = []
         if phone_unit.key in streams:
-            stream, pending = streams[phone_unit.key]
-            pages = list(stream.pages(pending, serial=serial))
-            note = pending.result().note
+            pages = list(_pages(*streams[phone_unit.key], serial=serial))
+            note = streams[phone_unit.key][1].result().note
             progress.done.add(phone_unit.key)
             progress.pages += len(pages)
             if note in (NO_PHONE, NO_PHONE_LICENCE):
@@ -373,31 +382,82 @@ def fetch_access(
                 start(unit)
         yield from phone_batches
 
-        for unit in plan:  # batches in the plan's order, each page as soon as it is read
+        # The plan's units in order. Pages already read (of one object type, across its
+        # units) go out together; whatever is gathered goes out before waiting for more,
+        # so the pipeline stores it while the rest is read. A page with nothing new
+        # rides along with the next batch (the checkpoint covers every page read).
+        out = _Gathered(batch, limit=MAX_BATCH_RECORDS if gather else 0)
+        for unit in plan:
             if unit.key not in streams:
                 continue
+            yield from out.switch_to(unit.object_type)
             stream, pending = streams[unit.key]
+            if serial:  # the serial pool runs the unit here: a wait like any other
+                yield from out.flush()
+                pending.result()
             unit_seen = seen.setdefault(unit.object_type, set())
-            for page in stream.pages(pending, serial=serial):
+            while True:
+                page = stream.next(wait=False)
+                if page is _NOT_YET:
+                    yield from out.flush()
+                    page = stream.next(wait=True)
+                if page is _END:
+                    break
+                page = cast(Page, page)
                 if page.next_cursor:
                     progress.cursor = {"unit": unit.key, "next_page_token": page.next_cursor}
                 else:
                     progress.done.add(unit.key)
                     progress.cursor = None
                 progress.pages += 1
-                yield batch(unit.object_type, _records(unit, page, user_id, unit_seen))
+                yield from out.add(_records(unit, page, user_id, unit_seen))
             outcome = pending.result()
             if unit.key in progress.done and not outcome.note:
                 continue
             # No page (a known "nothing here" answer), or the listing stopped at the page
             # limit with more to come: say so, never drop the rest silently.
-            note = outcome.note
             if outcome.truncated:
-                note = NOTE_TRUNCATED
                 logger.warning("zoom listing truncated at the page limit", extra={"unit": unit.key})
             progress.done.add(unit.key)
             progress.cursor = None
-            yield batch(unit.object_type, [], note)
+            yield from out.add([], note=NOTE_TRUNCATED if outcome.truncated else outcome.note)
+        yield from out.flush()
+
+
+class _Gathered:
+    """Records of one object type waiting to go out as one batch, and whether the
+    progress moved since the last batch."""
+
+    def __init__(self, make: Callable[[str, list, str], Batch], *, limit: int) -> None:
+        self._make, self._limit = make, limit
+        self.kind, self.note = "", ""
+        self.records: list[tuple[str, dict[str, Any]]] = []
+        self.moved = False
+
+    def switch_to(self, kind: str) -> Iterator[Batch]:
+        if kind != self.kind and (self.records or self.note):
+            yield from self.flush()
+        self.kind = kind
+
+    def add(self, records: list[tuple[str, dict[str, Any]]], note: str = "") -> Iterator[Batch]:
+        self.records += records
+        self.note = note or self.note
+        self.moved = True
+        if len(self.records) >= self._limit or note:
+            yield from self.flush()
+
+    def flush(self) -> Iterator[Batch]:
+        if self.moved or self.records or self.note:
+            yield self._make(self.kind, self.records, self.note)
+            self.records, self.note, self.moved = [], "", False
+
+
+def _pages(stream: _PageStream, pending: Pending[Outcome], *, serial: bool) -> Iterator[Page]:
+    """One unit's pages in order, waiting for each."""
+    if serial:
+        pending.result()  # the serial pool runs the unit only when its result is asked
+    while (page := stream.next(wait=True)) is not _END:
+        yield page  # type: ignore[misc]
 
 
 def _records(

@@ -95,9 +95,9 @@ def test_full_account_subject_matches_truth_exactly(zoom):
 
 
 def test_batches_and_checkpoints_come_out_in_a_fixed_order(zoom):
-    first = fetch_all(client_for(zoom), SUBJECT_EMAIL, page_size=7)
+    first = fetch_all(client_for(zoom), SUBJECT_EMAIL, page_size=7, gather=False)
     zoom.reset(zoom_qps=UNLIMITED_QPS)
-    second = fetch_all(client_for(zoom), SUBJECT_EMAIL, page_size=7, max_workers=1)
+    second = fetch_all(client_for(zoom), SUBJECT_EMAIL, page_size=7, max_workers=1, gather=False)
 
     def shape(batches):
         return [
@@ -122,6 +122,34 @@ def test_batches_and_checkpoints_come_out_in_a_fixed_order(zoom):
     ]
     pages = [b.progress["pages"] for b in first]
     assert pages == sorted(pages) and len(set(pages)) == len(pages)
+
+
+def test_pages_already_read_go_out_together_in_the_same_order(zoom):
+    """Gathering changes only how many batches there are: the records and their order,
+    and the final checkpoint, are those of one batch per page."""
+    per_page = fetch_all(client_for(zoom), SUBJECT_EMAIL, page_size=4, gather=False)
+    zoom.reset(zoom_qps=UNLIMITED_QPS)
+    serial = fetch_all(client_for(zoom), SUBJECT_EMAIL, page_size=4, max_workers=1)
+    zoom.reset(zoom_qps=UNLIMITED_QPS)
+    parallel = fetch_all(client_for(zoom), SUBJECT_EMAIL, page_size=4)
+
+    def records(batches):
+        return [(b.object_type, k) for b in batches for k, _ in b.records]
+
+    for gathered in (serial, parallel):
+        assert records(gathered) == records(per_page)
+        assert gathered[-1].checkpoint == per_page[-1].checkpoint
+        assert gathered[-1].progress == per_page[-1].progress
+        assert notes(gathered) == notes(per_page)
+        # Each batch is a resume point: what is done only grows, page counts only rise.
+        pages = [b.progress["pages"] for b in gathered]
+        assert pages == sorted(pages)
+        for before, after in itertools.pairwise(gathered):
+            done = set(after.checkpoint["done"])  # a finished type collapses to its name
+            assert all(k in done or k.split(":")[0] in done for k in before.checkpoint["done"])
+    # Serially a unit has been read before its pages go out: one batch, not one per page.
+    assert len(serial) < len(per_page)
+    assert max(len(b.records) for b in serial) > 4
 
 
 def test_calls_use_zooms_rate_limit_categories(zoom):

@@ -79,6 +79,10 @@ ADAPTIVE_CUT = 0.9  # the most a cut keeps; deeper when more calls were refused
 CUT_MARGIN = 0.95  # a cut goes this far under the rate that got through
 ADAPTIVE_STEP = 0.02  # additive increase per tick, as a share of the ceiling (>= 1/s)
 CREEP = 0.1  # near the rate of the last cut the increase shrinks to this share of a step
+# Without noise: the rate holds at this share of the pace of the last cut, and takes a
+# step over it after this many seconds without a cut.
+APPROACH = 0.96
+PROBE_AFTER = 30
 # A tick raises the rate only if it used this share of its quota (in slow start, when
 # the work is still ramping up, half): a pace nobody uses is not evidence of the limit.
 ADAPTIVE_BUSY = 0.8
@@ -90,6 +94,11 @@ GRANTED_SHARE = 0.9  # a tick that let fewer through than this share of the most
 GRANTED_DECAY = 0.99  # have met the limit; the most decays per tick (a limit may drop)
 SATURATED_SHARE = 0.97  # a tick that let through this share of the most met the limit
 OFFERED_MORE = 1.05  # ... if the pace offered this much more than got through
+# In slow start, a tick with too many 429s that sent at least this many times the most
+# answers granted before, but got fewer than that through, met the limit (below it,
+# doubling the pace nearly doubles the answers): slow start ends, and its 429s are
+# not taken for noise.
+SLOW_START_GROWTH = 1.5
 # A 429 pauses every worker of an adaptive budget only when the provider asks for a
 # longer pause than this; shorter ones are pacing, answered by the cut.
 ADAPTIVE_BLOCK_MIN = 5.0
@@ -147,6 +156,7 @@ class _Learned:
     ref_throttled: float = 0.0
     peak: float = 0.0  # the pace of the last cut: the increase creeps near it
     settling: bool = False  # the tick after a cut: judged by neither cut nor raise
+    calm: int = 0  # seconds judged since the last cut
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -157,6 +167,7 @@ class _Learned:
             "ref_throttled": self.ref_throttled,
             "peak": self.peak,
             "settling": self.settling,
+            "calm": self.calm,
         }
 
     @classmethod
@@ -172,6 +183,7 @@ class _Learned:
                     ref_throttled=max(float(value.get("ref_throttled", 0.0)), 0.0),
                     peak=max(float(value.get("peak", 0.0)), 0.0),
                     settling=bool(value.get("settling", False)),
+                    calm=max(int(value.get("calm", 0)), 0),
                 )
             except (KeyError, TypeError, ValueError):
                 learned = cls(adaptive.start)
@@ -210,6 +222,7 @@ class _Learned:
         last cut so the limit is probed rarely. Counts are shares, so counters that
         lost an update on a non-atomic cache only blur them.
         """
+        self.calm += 1
         if self.settling:
             # The tick after a cut still carries answers to calls paced before it: it
             # neither cuts again nor raises, and its 429s are not noise.
@@ -230,6 +243,10 @@ class _Learned:
             and self.rate * period(self.rate) * (1 - self.noise) >= OFFERED_MORE * ok
         )
         over = throttled > self.allowed(calls) or (saturated and throttled > self.noise * calls + 1)
+        # Slow start doubles the pace: below the limit the answers let through grow with
+        # it. When the calls grew but the answers let through did not, the 429s are the
+        # limit's, noise known or not (a tick short of work sent no more calls).
+        stalled = ok < SLOW_START_GROWTH * self.granted <= calls
         verdict = "hold"
         if over:
             through = 1 - max(throttled / calls - self.noise, 0.0)
@@ -242,7 +259,8 @@ class _Learned:
                 max(let_in * CUT_MARGIN, self.rate / 2),
             )
             self.settling = True
-            if noise_known:
+            self.calm = 0
+            if noise_known or stalled:
                 self.slow_start = False
             # Creep near this pace only if it met the limit (a cut the noise caused
             # below the limit would otherwise hold the climb back).
@@ -254,7 +272,7 @@ class _Learned:
         ):
             self.rate = self.rate * 2 if self.slow_start else self.rate + self._step(adaptive)
             verdict = "raise"
-        if calls and (below_limit or self.slow_start):
+        if calls and (below_limit or (self.slow_start and not (over and stalled))):
             self._pool(ok, throttled)
         self._note_granted(ok)
         self.rate = min(max(self.rate, adaptive.floor), adaptive.ceiling)
@@ -267,11 +285,22 @@ class _Learned:
         step = adaptive.step
         if not self.peak:
             return step
-        # Halve the distance to the last cut, creep past it, then double the step again:
-        # the limit is probed rarely, and a cut the noise caused is left behind quickly.
-        if self.rate < self.peak:
-            return max(step * CREEP, min(step, (self.peak - self.rate) / 2))
-        return max(step * CREEP, min(step, self.rate - self.peak))
+        if self.noise:
+            # A cut may have been the noise's: halve the distance to it, creep past it,
+            # then double the step again, so a cut the noise caused is left behind.
+            if self.rate < self.peak:
+                return max(step * CREEP, min(step, (self.peak - self.rate) / 2))
+            return max(step * CREEP, min(step, self.rate - self.peak))
+        # Without noise every cut was the limit's. Close in on a pace just under it and
+        # hold there (calls sent at the very limit meet it whenever their sending
+        # jitters); every ``PROBE_AFTER`` seconds take one step over it, in case the
+        # limit rose.
+        near = self.peak * APPROACH
+        if self.rate < near:
+            return max(step * CREEP, min(step, (near - self.rate) / 2))
+        if self.rate < self.peak and self.calm < PROBE_AFTER:
+            return 0.0
+        return step
 
     def _pool(self, ok: int, throttled: int) -> None:
         self.ref_ok += ok

@@ -4,7 +4,8 @@ Each worker is a separate Python process (as django-q2 workers are), with the be
 settings: the same SQLite file and the same Redis cache, so the rate budget, the
 learned rate and the index's single flight are shared only through the stores.
 Run alone as ``python -m tests.bench.p5_workers RESULT_ID...`` (what the scenario
-starts): runs those Results one after another and exits.
+starts): sets Django up, prints ``ready``, waits for a line on stdin, then runs those
+Results one after another and exits; the wall clock runs from that line.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 4
 REQUESTS = 8
 P5_EXTRA = 1_000
+READY, GO = "ready", "go\n"
 
 
 def redis_reachable() -> str | None:
@@ -55,15 +57,26 @@ def p5(sim: Sim, webex_base_url: str) -> dict[str, Any]:
     emails = [BENCH_SUBJECT_EMAIL.format(i) for i in range(REQUESTS)]
     results = [new_result(sim, "webex", email, connection) for email in emails]
     env = {**os.environ, "BENCH_WEBEX_BASE_URL": webex_base_url}
+    # Workers are long-running in production: each one starts Python and Django first,
+    # says so, and waits; the clock starts when all are ready and told to go.
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.p5_workers", *map(str, ids)],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for ids in ([r.pk for r in results[i::WORKERS]] for i in range(WORKERS))
+    ]
+    for worker in workers:
+        if worker.stdout.readline().strip() != READY:  # type: ignore[union-attr]
+            raise RuntimeError("a P5 worker did not start")
     with timed() as clock:
-        workers = [
-            subprocess.Popen(
-                [sys.executable, "-m", "tests.bench.p5_workers", *map(str, ids)],
-                cwd=ROOT,
-                env=env,
-            )
-            for ids in ([r.pk for r in results[i::WORKERS]] for i in range(WORKERS))
-        ]
+        for worker in workers:
+            worker.stdin.write(GO)  # type: ignore[union-attr]
+            worker.stdin.close()  # type: ignore[union-attr]
         for worker in workers:
             worker.wait()
     counts = log_counts(sim, "webex")
@@ -109,6 +122,8 @@ def _worker(result_ids: list[int]) -> None:
     settings.FETCH_PARTICIPANT_CONCURRENCY = 8
     from tests.bench.common import run_result
 
+    print(READY, flush=True)
+    sys.stdin.readline()  # the go signal
     for result_id in result_ids:
         run_result(result_id)
 

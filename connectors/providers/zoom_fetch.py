@@ -7,7 +7,10 @@ budget; only the Zoom Phone units wait for the phone-user lookup (no Phone, no
 licence: they are settled without a call). Their batches come out in a fixed order
 (the user, the phone user, then the plan's), so the checkpoint after a batch is
 simply "these units are complete, and this one stopped at this page token". A
-resumed fetch skips the complete units and continues the one in progress.
+resumed fetch skips the complete units and continues the one in progress. A unit's
+pages reach the consumer as they are read (not when the unit ends), and the pages
+already read of one object type go out as one batch, so the pipeline stores a long
+phone history while the rest of it is still being read.
 
 Why the windows: Zoom serves cloud recordings and phone history at most one month
 per call (recordings default to today only, phone history to the last day or 30
@@ -101,11 +104,10 @@ NOTE_TRUNCATED = (
 
 @dataclass
 class Outcome:
-    """How a unit ended: ``pages`` read (each handed to ``on_page`` as it came), a note
-    when Zoom said the type is empty for a known reason, and whether the listing
-    stopped at the page limit with more to come."""
+    """How a unit ended (its pages went to ``on_page`` as they came): a note when Zoom
+    said the type is empty for a known reason, and whether the listing stopped at the
+    page limit with more to come."""
 
-    pages: int = 0
     note: str = ""
     truncated: bool = False
 
@@ -517,7 +519,7 @@ def run_unit(
     try:
         if not unit.items_key:
             on_page(Page([client.get(unit.path, category=unit.category).json()], None))
-            return Outcome(pages=1)
+            return Outcome()
         return _all_pages(client, unit, params, page_size, start_cursor, max_pages, on_page)
     except ApiError as exc:
         note = _note_for(unit, exc)
@@ -536,7 +538,7 @@ def _all_pages(
     on_page: Callable[[Page], None],
 ) -> Outcome:
     def pages(cursor: str | None) -> Outcome:
-        count, last = 0, None
+        last = None
         for last in client.paginate(
             unit.path,
             params=params,
@@ -546,9 +548,8 @@ def _all_pages(
             category=unit.category,
             max_pages=max_pages,
         ):
-            count += 1
             on_page(last)
-        return Outcome(pages=count, truncated=bool(last and last.next_cursor))
+        return Outcome(truncated=bool(last and last.next_cursor))
 
     if not start_cursor:
         return pages(None)

@@ -230,7 +230,14 @@ class _Learned:
             self._note_granted(ok)
             return "hold"
         calls = ok + throttled
-        below_limit = ok <= GRANTED_SHARE * self.granted  # the provider has let more through
+        # The provider has let clearly more through in a tick. Without noise so far, the
+        # pace must also be clear of that of the last cut that met the limit: there,
+        # calls that bunch after a stall meet the limit's sliding window although
+        # fewer got through, and taking those 429s for noise would set off a climb
+        # past the limit.
+        below_limit = ok <= GRANTED_SHARE * self.granted and not (
+            self.peak and not self.noise and self.rate >= GRANTED_SHARE * self.peak
+        )
         noise_known = self.reference_calls >= NOISE_KNOWN_CALLS
         # Near the most the provider ever let through in a tick: maybe the limit.
         at_granted = ok >= SATURATED_SHARE * self.granted > 0

@@ -330,3 +330,18 @@ def test_a_noisy_second_short_of_work_keeps_slow_start():
 
     assert learned.slow_start
     assert learned.rate >= adaptive.start
+
+
+def test_429s_near_the_limit_after_a_stall_are_not_learned_as_noise():
+    """Held just under the pace of the last cut, calls that bunched after a stall meet
+    the limit's sliding window: fewer got through, some were refused. That second is
+    the limit's, not evidence that the provider refuses calls at random (learned as
+    noise, it set off a climb past the limit and a cut every few seconds)."""
+    adaptive = Adaptive(start=5, ceiling=100)
+    learned = _Learned(
+        rate=48.8, slow_start=False, granted=49, ref_ok=75, ref_throttled=0, peak=50.9
+    )
+
+    assert learned.judge(ok=42, throttled=6, adaptive=adaptive) == "cut"
+
+    assert learned.noise == 0.0

@@ -215,11 +215,12 @@ class _Learned:
 
         More 429s than the noise explains cut the rate to ``CUT_MARGIN`` of what got
         through beyond the noise, and at least by ``ADAPTIVE_CUT``; while the noise is
-        not yet known (slow start) never below the configured rate. The tick after a
-        cut only settles (its answers include calls paced before the cut). A tick that used
-        at least half of its quota without that raises the rate: doubling in slow
-        start, then by ``Adaptive.step``, creeping (``CREEP``) near the pace of the
-        last cut so the limit is probed rarely. Counts are shares, so counters that
+        not yet known (slow start, unless the answers stalled) never below the
+        configured rate. The tick after a cut only settles (its answers include calls
+        paced before the cut). A tick that used enough of its quota without that raises
+        the rate: doubling in slow start, then by ``Adaptive.step``, slowing near the
+        pace of the last cut (see ``_step``: held under it without noise, crept past it
+        with noise) so the limit is probed rarely. Counts are shares, so counters that
         lost an update on a non-atomic cache only blur them.
         """
         self.calm += 1

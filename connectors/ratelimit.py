@@ -82,7 +82,7 @@ CREEP = 0.1  # near the rate of the last cut the increase shrinks to this share 
 # Without noise: the rate holds at this share of the pace of the last cut, and takes a
 # step over it after this many seconds without a cut.
 APPROACH = 0.96
-PROBE_AFTER = 30
+PROBE_AFTER = 60
 # A tick raises the rate only if it used this share of its quota (in slow start, when
 # the work is still ramping up, half): a pace nobody uses is not evidence of the limit.
 ADAPTIVE_BUSY = 0.8

@@ -176,7 +176,7 @@ def test_random_429s_neither_hold_the_rate_down_nor_hide_the_limit():
 @pytest.mark.parametrize("limit", [20, 50, 80])
 def test_without_noise_the_limit_is_probed_rarely(limit):
     """Whatever the hidden limit (20 is met by slow start before the noise is known):
-    after slow start's overshoot, about one refusal in forty seconds, and the rate
+    after slow start's overshoot, about one refusal a minute, and the rate
     stays within a few per cent of the limit."""
     history = _drive(limit=limit, noise=0.0, ticks=120, seed=0)
     calls = sum(ok + refused for _, ok, refused in history)

@@ -59,10 +59,13 @@ _ATOMIC_BACKENDS = ("RedisCache", "LocMemCache", "PyMemcacheCache", "PyLibMCCach
 _WRITE_TURNS = threading.Lock()
 
 
+def _atomic_cache() -> bool:
+    """Whether the default cache counts atomically (else each slot is also claimed)."""
+    return type(caches["default"]).__name__ in _ATOMIC_BACKENDS
+
+
 def _turns() -> contextlib.AbstractContextManager[object]:
-    if type(caches["default"]).__name__ in _ATOMIC_BACKENDS:
-        return contextlib.nullcontext()
-    return _WRITE_TURNS
+    return contextlib.nullcontext() if _atomic_cache() else _WRITE_TURNS
 
 
 _NUMBER = re.compile(r"^\s*\d+(\.\d+)?\s*$")
@@ -566,7 +569,7 @@ class RateBudget:
         quota = max(1, int(rate * length))
         spacing = length / quota
         tick = int(now // length)
-        atomic = type(caches["default"]).__name__ in _ATOMIC_BACKENDS
+        atomic = _atomic_cache()
         ttl = int(length) + 60
         for ahead in range(CLAIM_AHEAD_TICKS):
             start = (tick + ahead) * length
@@ -606,7 +609,7 @@ class RateBudget:
                 continue
             if n > limit.requests:
                 return False
-            if type(caches["default"]).__name__ in _ATOMIC_BACKENDS:
+            if _atomic_cache():
                 return True
             # Non-atomic incr: two workers may read the same n; the slot key decides.
             if cache.add(f"{counter}:{n}", 1, timeout=ttl):

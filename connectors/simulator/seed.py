@@ -739,7 +739,8 @@ def _fill_zoom_user(
     for i in range(int(120 * scale) + 1):
         moment = anchor - timedelta(minutes=rng.randint(1, 215 * 1440))
         if i < 3:
-            moment = anchor - timedelta(hours=2 + i)  # a few in the last 24 hours
+            # Before the day's midnight: in the default 24-hour window until 20:00 UTC.
+            moment = anchor - timedelta(hours=2 + i)
         inbound = rng.random() < 0.5
         other = f"+4930{ids.digits(7)}"
         mine = f"+4989{ids.digits(7)}"

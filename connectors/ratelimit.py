@@ -57,6 +57,11 @@ _ATOMIC_BACKENDS = ("RedisCache", "LocMemCache", "PyMemcacheCache", "PyLibMCCach
 # trying again: forty fetch threads queued there waited hundreds of milliseconds for
 # a slot that was free. Other processes still meet at the database's own lock.
 _WRITE_TURNS = threading.Lock()
+# The threads of a process that start a tick together wait for the one judging the tick
+# before it: otherwise they claim the new tick's slots at the old rate while it judges,
+# and every change of the rate reaches the calls a tick late (slow start doubled every
+# other second).
+_JUDGING = threading.Lock()
 
 
 def _atomic_cache() -> bool:
@@ -442,7 +447,8 @@ class RateBudget:
             now = clock.now().timestamp()
             wait = self._blocked_for(category, now)
             if wait <= 0 and adaptive is not None:
-                self._judge_previous_tick(category, adaptive, now)
+                with _JUDGING:
+                    self._judge_previous_tick(category, adaptive, now)
                 rate = self._learned(category, adaptive).rate
                 self._rates[category] = rate
                 with _turns():
@@ -584,6 +590,15 @@ class RateBudget:
                 except ValueError:  # expired between add and incr
                     cache.add(counter, past, timeout=ttl + ahead)
                     continue
+                if n <= past:
+                    # A slot nobody used has gone by: move the count up to now instead.
+                    # Handing out the slots of an idle stretch would send them all at
+                    # once, a burst that the provider's sliding window counts together
+                    # with the calls paced after it.
+                    try:
+                        n = cache.incr(counter, past + 1 - n)
+                    except ValueError:
+                        continue
                 if n > quota:
                     break
                 # Non-atomic incr: two workers may read the same n; the slot key decides.

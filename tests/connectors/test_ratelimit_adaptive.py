@@ -12,6 +12,7 @@ import json
 import random
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -345,3 +346,48 @@ def test_429s_near_the_limit_after_a_stall_are_not_learned_as_noise():
     assert learned.judge(ok=42, throttled=6, adaptive=adaptive) == "cut"
 
     assert learned.noise == 0.0
+
+
+def test_slots_left_unused_by_an_idle_stretch_are_not_sent_at_once(fake_clock):
+    """Nobody called for half a second: the callers after it go at the pace from now
+    on. Handing them the slots that went by would send them in one burst, which the
+    provider's sliding window counts together with the calls paced after it."""
+    budget = _budget(ceiling=5)  # 5 a second, slots 0.2 s apart
+    budget.acquire()
+    fake_clock.advance(0.5)
+
+    sent = []
+    for _ in range(3):
+        budget.acquire()
+        sent.append(fake_clock.now().timestamp() - START.timestamp())
+
+    assert sent == pytest.approx([0.5, 0.6, 0.8])
+
+
+def test_callers_of_a_new_tick_wait_for_its_judgement(fake_clock, monkeypatch):
+    """The first caller of a tick judges the one before it; a caller arriving
+    meanwhile claims at the rate judged, not the old one (slow start's doubling
+    otherwise reached the calls a tick late)."""
+    first = _budget()
+    _tick(first, fake_clock)  # a busy tick at 5 a second: the next one runs at 10
+    judging, judged = threading.Event(), threading.Event()
+    judge = _Learned.judge
+
+    def slow_judge(self, *args, **kwargs):
+        judging.set()
+        judged.wait(5)
+        return judge(self, *args, **kwargs)
+
+    monkeypatch.setattr(_Learned, "judge", slow_judge)
+    second = _budget()  # another budget of the same connection (another fetch thread)
+    judge_thread = threading.Thread(target=first.acquire)
+    judge_thread.start()
+    assert judging.wait(5)
+    caller = threading.Thread(target=second.acquire)
+    caller.start()
+    caller.join(0.5)  # it waits for the judgement (without it, it claims at once)
+    judged.set()
+    judge_thread.join(5)
+    caller.join(5)
+
+    assert second._rates["default"] == 10

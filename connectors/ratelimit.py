@@ -223,7 +223,7 @@ class _Learned:
 
         More 429s than the noise explains cut the rate to ``CUT_MARGIN`` of what got
         through beyond the noise, and at least by ``ADAPTIVE_CUT``; while the noise is
-        not yet known (slow start, unless the answers stalled) never below the
+        not yet known (slow start, unless the limit was plainly met) never below the
         configured rate. The tick after a cut only settles (its answers include calls
         paced before the cut). A tick that used enough of its quota without that raises
         the rate: doubling in slow start, then by ``Adaptive.step``, slowing near the
@@ -263,6 +263,9 @@ class _Learned:
         # it. When the calls grew but the answers let through did not, the 429s are the
         # limit's, noise known or not (a tick short of work sent no more calls).
         stalled = ok < SLOW_START_GROWTH * self.granted <= calls
+        # Nor are far more 429s than the answers so far make plausible as noise (a
+        # slow start short of work may meet the limit with its answers still growing).
+        limit_met = stalled or throttled > self._plausible_noise(calls)
         verdict = "hold"
         if over:
             through = 1 - max(throttled / calls - self.noise, 0.0)
@@ -276,7 +279,7 @@ class _Learned:
             )
             self.settling = True
             self.calm = 0
-            if noise_known or stalled:
+            if noise_known or limit_met:
                 self.slow_start = False
             # Creep near this pace only if it met the limit (a cut the noise caused
             # below the limit would otherwise hold the climb back).
@@ -288,11 +291,21 @@ class _Learned:
         ):
             self.rate = self.rate * 2 if self.slow_start else self.rate + self._step(adaptive)
             verdict = "raise"
-        if calls and (below_limit or (self.slow_start and not (over and stalled))):
+        if calls and (below_limit or (self.slow_start and not (over and limit_met))):
             self._pool(ok, throttled)
         self._note_granted(ok)
         self.rate = min(max(self.rate, adaptive.floor), adaptive.ceiling)
         return verdict
+
+    def _plausible_noise(self, calls: int) -> float:
+        """The most 429s among ``calls`` that random refusals could explain, judged
+        from the answers pooled so far with a rule-of-three prior: no 429s in n answers
+        still allows a share of about 3 / n (and before any answers, any share)."""
+        share = (self.ref_throttled + 3) / (self.reference_calls + 3)
+        if share >= 1:
+            return float(calls)
+        expected = share * calls
+        return expected + 2 * math.sqrt(expected * (1 - share)) + 0.5
 
     def _note_granted(self, ok: int) -> None:
         self.granted = max(self.granted * GRANTED_DECAY, float(ok))

@@ -138,7 +138,8 @@ def _print(rows: list[dict]) -> None:
         extra = {
             k: v
             for k, v in r.items()
-            if k not in {*COLUMNS, "name", "records", "correct", "429s", "target", "ok"}
+            # ``judged`` (the budget's every second) is kept for .bench/latest.json only.
+            if k not in {*COLUMNS, "name", "records", "correct", "429s", "target", "ok", "judged"}
         }
         if extra:
             print(f"{'':<28}   " + ", ".join(f"{k}={v}" for k, v in extra.items()))

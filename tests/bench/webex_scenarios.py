@@ -9,6 +9,8 @@ counted against the limit) divided by the hidden rate.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from tests.bench.common import (
@@ -72,7 +74,7 @@ def p1(sim: Sim, *, baseline: dict[str, Any] | None, injected_429: float = 0.0) 
     if injected_429:
         knobs.update(rate_429=injected_429, fault_provider="webex")
     sim.reset(**knobs)
-    with overridden(FETCH_PARTICIPANT_CONCURRENCY=CONCURRENCY):
+    with overridden(FETCH_PARTICIPANT_CONCURRENCY=CONCURRENCY), _judgements() as judged:
         scan = _scan(sim, SUBJECT_EMAIL)
     name = f"P1_webex_scan_{int(injected_429 * 100)}pct_429" if injected_429 else "P1_webex_scan"
     target = 1.3 if injected_429 else 1.15
@@ -90,6 +92,7 @@ def p1(sim: Sim, *, baseline: dict[str, Any] | None, injected_429: float = 0.0) 
         instances=_ended_instances(sim),
         learned_rate=_learned_rate(scan["result"]),
         calls_per_second=scan["per_second"],
+        judged=judged,
         target=f"ratio <= {target}",
     )
     out["ok"] = bool(out["correct"] and out["ratio"] <= target)
@@ -213,6 +216,28 @@ def _ended_instances(sim: Sim) -> int:
         for inst in sim.state.org.webex.instances
         if now - timedelta(days=365) <= inst.start and inst.end <= now
     )
+
+
+@contextmanager
+def _judgements() -> Iterator[list[list[Any]]]:
+    """What the adaptive budget judged each second, as ``[ok, 429s, verdict, rate after,
+    noise after]``: a run that went wrong (a limit learned as noise) leaves its
+    evidence in ``.bench/latest.json``."""
+    from connectors.ratelimit import _Learned
+
+    judged: list[list[Any]] = []
+    judge = _Learned.judge
+
+    def recording(self: Any, ok: int, throttled: int, adaptive: Any) -> str:
+        verdict = judge(self, ok, throttled, adaptive)
+        judged.append([ok, throttled, verdict, round(self.rate, 1), round(self.noise, 3)])
+        return verdict
+
+    _Learned.judge = recording  # type: ignore[method-assign]
+    try:
+        yield judged
+    finally:
+        _Learned.judge = judge  # type: ignore[method-assign]
 
 
 def _learned_rate(result: Any) -> float | None:

@@ -391,3 +391,22 @@ def test_callers_of_a_new_tick_wait_for_its_judgement(fake_clock, monkeypatch):
     caller.join(5)
 
     assert second._rates["default"] == 10
+
+
+def test_a_limit_met_after_seconds_short_of_work_is_not_learned_as_noise():
+    """Slow start's seconds were short of work (the listing came slowly), then the
+    doubled pace met a limit of 50: the answers grew, so the calls did not stall, but
+    nearly a third were refused where 40 calls before saw none. Random refusals do not
+    jump like that; pooled as noise, they let every later second run a fifth over the
+    limit (629 429s in one bench scan)."""
+    adaptive = Adaptive(start=5, ceiling=100)
+    learned = _Learned(rate=5)
+    for ok in (5, 5, 10, 20):
+        learned.judge(ok=ok, throttled=0, adaptive=adaptive)
+    assert learned.rate == 80
+
+    assert learned.judge(ok=50, throttled=22, adaptive=adaptive) == "cut"
+
+    assert learned.noise == 0.0
+    assert not learned.slow_start
+    assert learned.rate < 50

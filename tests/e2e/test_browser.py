@@ -17,6 +17,7 @@ from requests_app.services.fetching.lifecycle import result_transition
 from tests.factories import TEST_PASSWORD, ConnectionFactory, StaffFactory
 
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
@@ -59,7 +60,11 @@ def browser():
 
 
 def wait(browser, seconds: float = 15) -> WebDriverWait:
-    return WebDriverWait(browser, seconds)
+    # While a redirect chain replaces the page, an element found a moment ago can
+    # vanish before its text is read: Chromium then answers "Node with given id does
+    # not belong to the document", an error Selenium does not count as stale. Such a
+    # miss is asked again; a condition that never holds still times out.
+    return WebDriverWait(browser, seconds, ignored_exceptions=(WebDriverException,))
 
 
 def test_connect_fetch_and_live_results(browser, live_server, simulator, settings):

@@ -98,6 +98,7 @@ SLOW_START_BUSY = 0.5
 NOISE_MIN_CALLS = 5  # fewer reference answers than this: the noise is taken as zero
 NOISE_KNOWN_CALLS = 50  # reference answers needed before a cut may end slow start
 NOISE_POOL_MAX = 500  # reference answers kept (older ones are scaled away)
+NOISE_PLAUSIBLE_MAX = 0.3  # a larger share of 429s is never taken for random refusals
 GRANTED_SHARE = 0.9  # a tick that let fewer through than this share of the most cannot
 GRANTED_DECAY = 0.99  # have met the limit; the most decays per tick (a limit may drop)
 SATURATED_SHARE = 0.97  # a tick that let through this share of the most met the limit
@@ -266,6 +267,11 @@ class _Learned:
         # Nor are far more 429s than the answers so far make plausible as noise (a
         # slow start short of work may meet the limit with its answers still growing).
         limit_met = stalled or throttled > self._plausible_noise(calls)
+        if over and self.slow_start and not noise_known and not limit_met:
+            # Before the noise is known, 429s that random refusals could explain do not
+            # cut slow start (halving it there cost seconds at a tenth of the pace): they
+            # are pooled, and the stall shows the limit.
+            over = False
         verdict = "hold"
         if over:
             through = 1 - max(throttled / calls - self.noise, 0.0)
@@ -279,19 +285,18 @@ class _Learned:
             )
             self.settling = True
             self.calm = 0
-            if noise_known or limit_met:
-                self.slow_start = False
+            self.slow_start = False
             # Creep near this pace only if it met the limit (a cut the noise caused
             # below the limit would otherwise hold the climb back).
             self.peak = self.rate if at_granted else 0.0
-            self.rate = max(cut, adaptive.start) if self.slow_start else cut
+            self.rate = cut
             verdict = "cut"
         elif calls >= (SLOW_START_BUSY if self.slow_start else ADAPTIVE_BUSY) * self.rate * period(
             self.rate
         ):
             self.rate = self.rate * 2 if self.slow_start else self.rate + self._step(adaptive)
             verdict = "raise"
-        if calls and (below_limit or (self.slow_start and not (over and limit_met))):
+        if calls and (below_limit or self.slow_start):
             self._pool(ok, throttled)
         self._note_granted(ok)
         self.rate = min(max(self.rate, adaptive.floor), adaptive.ceiling)
@@ -301,9 +306,7 @@ class _Learned:
         """The most 429s among ``calls`` that random refusals could explain, judged
         from the answers pooled so far with a rule-of-three prior: no 429s in n answers
         still allows a share of about 3 / n (and before any answers, any share)."""
-        share = (self.ref_throttled + 3) / (self.reference_calls + 3)
-        if share >= 1:
-            return float(calls)
+        share = min((self.ref_throttled + 3) / (self.reference_calls + 3), NOISE_PLAUSIBLE_MAX)
         expected = share * calls
         return expected + 2 * math.sqrt(expected * (1 - share)) + 0.5
 

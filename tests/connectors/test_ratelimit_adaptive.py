@@ -119,12 +119,27 @@ def test_a_single_429_cuts_by_a_tenth():
     assert learned.rate == pytest.approx(ADAPTIVE_CUT * 50)
 
 
-def test_a_cut_before_the_noise_is_known_keeps_slow_start_and_the_configured_rate():
+def test_a_second_refusing_most_calls_is_the_limit_even_before_the_noise_is_known():
     learned = _Learned(rate=10)
 
     assert learned.judge(ok=2, throttled=8, adaptive=Adaptive(start=5, ceiling=100)) == "cut"
-    assert learned.slow_start is True
-    assert learned.rate == 5
+    assert learned.slow_start is False
+    assert learned.rate == pytest.approx(10 * 0.2 * CUT_MARGIN)  # under what got through
+
+
+def test_a_random_429_does_not_halve_slow_start():
+    """Before the noise is known, a 429 that random refusals could explain is pooled
+    and slow start goes on doubling (cut there, a 10%-noise scan spent seconds at a
+    tenth of the limit); the stall, or a share no noise explains, shows the limit."""
+    adaptive = Adaptive(start=5, ceiling=100)
+    learned = _Learned(rate=5)
+    assert learned.judge(ok=5, throttled=0, adaptive=adaptive) == "raise"
+
+    assert learned.judge(ok=9, throttled=1, adaptive=adaptive) == "raise"
+
+    assert learned.slow_start
+    assert learned.rate == 20
+    assert learned.noise == pytest.approx(1 / 15)
 
 
 def test_the_providers_random_429s_are_noise_not_a_limit():

@@ -96,7 +96,7 @@ PROBE_AFTER = 60
 ADAPTIVE_BUSY = 0.8
 SLOW_START_BUSY = 0.5
 NOISE_MIN_CALLS = 5  # fewer reference answers than this: the noise is taken as zero
-NOISE_KNOWN_CALLS = 50  # reference answers needed before a cut may end slow start
+NOISE_KNOWN_CALLS = 50  # reference answers before any 429 beyond the noise cuts slow start
 NOISE_POOL_MAX = 500  # reference answers kept (older ones are scaled away)
 NOISE_PLAUSIBLE_MAX = 0.3  # a larger share of 429s is never taken for random refusals
 GRANTED_SHARE = 0.9  # a tick that let fewer through than this share of the most cannot
@@ -223,9 +223,10 @@ class _Learned:
         """Update from one finished tick's answers; returns "cut", "raise" or "hold".
 
         More 429s than the noise explains cut the rate to ``CUT_MARGIN`` of what got
-        through beyond the noise, and at least by ``ADAPTIVE_CUT``; while the noise is
-        not yet known (slow start, unless the limit was plainly met) never below the
-        configured rate. The tick after a cut only settles (its answers include calls
+        through beyond the noise, and at least by ``ADAPTIVE_CUT``, and end slow start;
+        while the noise is not yet known, slow start is cut only when the limit was
+        plainly met (the answers stalled, or far more 429s than noise could explain).
+        The tick after a cut only settles (its answers include calls
         paced before the cut). A tick that used enough of its quota without that raises
         the rate: doubling in slow start, then by ``Adaptive.step``, slowing near the
         pace of the last cut (see ``_step``: held under it without noise, crept past it
@@ -305,7 +306,7 @@ class _Learned:
     def _plausible_noise(self, calls: int) -> float:
         """The most 429s among ``calls`` that random refusals could explain, judged
         from the answers pooled so far with a rule-of-three prior: no 429s in n answers
-        still allows a share of about 3 / n (and before any answers, any share)."""
+        still allows a share of about 3 / n, and never more than ``NOISE_PLAUSIBLE_MAX``."""
         share = min((self.ref_throttled + 3) / (self.reference_calls + 3), NOISE_PLAUSIBLE_MAX)
         expected = share * calls
         return expected + 2 * math.sqrt(expected * (1 - share)) + 0.5

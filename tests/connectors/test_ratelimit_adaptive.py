@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 
 from connectors import clock
 from connectors.providers import get_provider
@@ -36,6 +37,18 @@ START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)  # on a whole second
 def fake_clock():
     with clock.use(clock.FakeClock(START)) as c:
         yield c
+
+
+@pytest.fixture(params=["test cache", "database cache"])
+def shared_cache(request, settings):
+    """The tests' cache (local memory, or Redis in CI's second pass), and the database
+    cache that ``make run`` uses, which counts without atomic increments."""
+    if request.param == "database cache":
+        settings.CACHES = {
+            "default": {"BACKEND": "portal.cache.NonCullingDatabaseCache", "LOCATION": "budget"}
+        }
+        call_command("createcachetable", verbosity=0)
+    return request.param
 
 
 def _budget(key: str = "conn-1", start: int = 5, ceiling: int = 50) -> RateBudget:
@@ -363,7 +376,8 @@ def test_429s_near_the_limit_after_a_stall_are_not_learned_as_noise():
     assert learned.noise == 0.0
 
 
-def test_slots_left_unused_by_an_idle_stretch_are_not_sent_at_once(fake_clock):
+@pytest.mark.django_db(transaction=True)  # the test's threads see the cache table
+def test_slots_left_unused_by_an_idle_stretch_are_not_sent_at_once(fake_clock, shared_cache):
     """Nobody called for half a second: the callers after it go at the pace from now
     on. Handing them the slots that went by would send them in one burst, which the
     provider's sliding window counts together with the calls paced after it."""
@@ -379,7 +393,8 @@ def test_slots_left_unused_by_an_idle_stretch_are_not_sent_at_once(fake_clock):
     assert sent == pytest.approx([0.5, 0.6, 0.8])
 
 
-def test_callers_of_a_new_tick_wait_for_its_judgement(fake_clock, monkeypatch):
+@pytest.mark.django_db(transaction=True)  # the test's threads see the cache table
+def test_callers_of_a_new_tick_wait_for_its_judgement(fake_clock, monkeypatch, shared_cache):
     """The first caller of a tick judges the one before it; a caller arriving
     meanwhile claims at the rate judged, not the old one (slow start's doubling
     otherwise reached the calls a tick late)."""
